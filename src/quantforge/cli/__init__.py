@@ -1,0 +1,46 @@
+"""The ``quantforge`` (alias ``qf``) command: thin wiring over the library.
+
+User mistakes and data problems (`QuantforgeError`) become one clear message and a non-zero exit
+(2 for usage/configuration errors, 1 for failures); tracebacks only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+from rich.markup import escape
+
+from quantforge.cli._app import app, err_console
+from quantforge.errors import QuantforgeError
+
+log = logging.getLogger(__name__)
+
+# Modules that register commands on the shared Typer apps (imported for that side effect).
+_COMMAND_MODULES = (
+    "quantforge.cli.data_fetch",
+    "quantforge.cli.data_catalog",
+    "quantforge.cli.data_import",
+    "quantforge.cli.demo",
+)
+
+for _name in _COMMAND_MODULES:
+    importlib.import_module(_name)
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Run the CLI, turning quantforge errors into a message and an exit code."""
+    debug = "--debug" in sys.argv[1:]
+    try:
+        app()
+    except QuantforgeError as exc:
+        if debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]")
+        sys.exit(130)
