@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from quantforge.data.catalog import Catalog, DatasetInfo, WriteReport
+
+__all__: list[str] = ["Catalog", "DatasetInfo", "WriteReport"]
