@@ -35,10 +35,12 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DEFAULT_OUTLIER_Z",
     "QUARANTINE_REASONS",
+    "TRADE_QUARANTINE_REASONS",
     "CheckReport",
     "Gap",
     "check_bars",
     "split_quarantine",
+    "split_trade_quarantine",
 ]
 
 #: robust z-score of the log return above which a bar is reported as an outlier
@@ -362,3 +364,64 @@ def _outliers(df: pl.DataFrame, threshold: float) -> tuple[int, tuple[dt.datetim
     times = ordered[BAR_TIME]
     examples = tuple(times[int(i) + 1] for i in hits[:_MAX_EXAMPLES])
     return int(hits.size), examples
+
+
+#: reason codes for quarantined trades
+TRADE_QUARANTINE_REASONS: Final = ("nan", "non_positive_price", "negative_qty", "duplicate")
+
+
+def split_trade_quarantine(trades: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split trades into clean rows and quarantined rows (with a ``reason`` column).
+
+    A trade is quarantined for a null/NaN time, price or quantity, a price ≤ 0, a negative
+    quantity, or a repeated ``trade_id`` (all copies but the last). The clean frame is sorted by
+    ``trade_id`` (then time).
+
+    Parameters
+    ----------
+    trades
+        Trades in the canonical schema (``time``, ``trade_id``, ``price``, ``qty``, ...).
+
+    Returns
+    -------
+    tuple of polars.DataFrame
+        ``(clean, quarantined)``; together they hold every input row exactly once.
+
+    Raises
+    ------
+    DataValidationError
+        When a required column is missing.
+
+    Examples
+    --------
+    >>> clean, bad = split_trade_quarantine(trades)  # doctest: +SKIP
+    """
+    missing = [c for c in ("time", "trade_id", "price", "qty") if c not in trades.columns]
+    if missing:
+        msg = f"trades lack column(s) {', '.join(missing)} (have: {', '.join(trades.columns)})"
+        raise DataValidationError(msg)
+    price, qty = pl.col("price"), pl.col("qty")
+    flags = {
+        "nan": (
+            pl.col("time").is_null()
+            | price.is_null()
+            | price.is_nan()
+            | qty.is_null()
+            | qty.is_nan()
+        ).fill_null(True),
+        "non_positive_price": (price <= 0).fill_null(False),
+        "negative_qty": (qty < 0).fill_null(False),
+        "duplicate": pl.col("_row").ne(pl.col("_row").max().over("trade_id")),
+    }
+    reason = pl.concat_str(
+        [pl.when(flags[r]).then(pl.lit(r)) for r in TRADE_QUARANTINE_REASONS],
+        separator=";",
+        ignore_nulls=True,
+    )
+    marked = trades.with_row_index("_row").with_columns(reason.alias("_reason")).drop("_row")
+    bad_mask = pl.col("_reason").str.len_bytes() > 0
+    quarantined = marked.filter(bad_mask).rename({"_reason": "reason"})
+    clean = marked.filter(~bad_mask).drop("_reason").sort(["trade_id", "time"])
+    if quarantined.height:
+        log.info("quarantined %d of %d trade(s)", quarantined.height, trades.height)
+    return clean, quarantined
