@@ -192,7 +192,7 @@ def check_bars(
     top_gaps, missing, n_gaps = _gaps(grid, iv)
     largest = top_gaps[0] if top_gaps else None
 
-    outliers, outlier_times = _outliers(df, outlier_z)
+    outliers, outlier_times = _outliers(df, iv, outlier_z)
     report = CheckReport(
         interval=iv,
         rows=n,
@@ -342,7 +342,14 @@ def _gaps(grid: pl.Series, interval: str) -> tuple[tuple[Gap, ...], int, int]:
     return gaps, int(frame["missing"].sum()), frame.height
 
 
-def _outliers(df: pl.DataFrame, threshold: float) -> tuple[int, tuple[dt.datetime, ...]]:
+def _outliers(
+    df: pl.DataFrame, interval: str, threshold: float
+) -> tuple[int, tuple[dt.datetime, ...]]:
+    """Count bars whose log return from the previous bar has a robust z-score above threshold.
+
+    Only returns between adjacent bars (one interval apart) count: a jump across a gap is not
+    an outlier of the series.
+    """
     ordered = df.select(BAR_TIME, "close").filter(
         pl.col("close").is_not_null() & (pl.col("close") > 0) & pl.col("close").is_not_nan()
     )
@@ -352,15 +359,23 @@ def _outliers(df: pl.DataFrame, threshold: float) -> tuple[int, tuple[dt.datetim
     if close.size < 3:
         return 0, ()
     r = np.diff(np.log(close))
-    med = float(np.median(r))
+    t = ordered[BAR_TIME]
+    adjacent = (t.dt.offset_by(interval_every(interval)).to_physical()[:-1]).to_numpy() == (
+        t.to_physical()[1:].to_numpy()
+    )
+    r = np.where(adjacent, r, np.nan)
+    if np.isnan(r).all():
+        return 0, ()
+    med = float(np.nanmedian(r))
     dev = np.abs(r - med)
-    mad = float(np.median(dev)) * 1.4826
+    mad = float(np.nanmedian(dev)) * 1.4826
     if mad == 0.0:
         # more than half the returns are identical (flat market); fall back to the mean deviation
-        mad = float(np.mean(dev)) * 1.2533
+        mad = float(np.nanmean(dev)) * 1.2533
     if mad == 0.0:
         return 0, ()
-    hits = np.flatnonzero(dev / mad > threshold)
+    with np.errstate(invalid="ignore"):
+        hits = np.flatnonzero(dev / mad > threshold)
     times = ordered[BAR_TIME]
     examples = tuple(times[int(i) + 1] for i in hits[:_MAX_EXAMPLES])
     return int(hits.size), examples
