@@ -546,14 +546,15 @@ def _sample_moments(x: FloatArray, std: float) -> tuple[float, float]:
     """Bias-corrected sample skewness G1 and excess kurtosis G2 (pandas/Excel estimators)."""
     n = x.size
     d = x - x.mean()
-    m2 = float(np.mean(d * d))
+    d2 = d * d
+    m2 = float(np.mean(d2))
     skew = _NAN
     kurt = _NAN
     if n >= 3 and m2 > 0.0 and not _is_zero_dispersion(std, x):
-        g1 = float(np.mean(d**3)) / m2**1.5
+        g1 = float(np.mean(d2 * d)) / m2**1.5
         skew = g1 * math.sqrt(n * (n - 1)) / (n - 2)
         if n >= 4:
-            g2 = float(np.mean(d**4)) / m2**2 - 3.0
+            g2 = float(np.mean(d2 * d2)) / m2**2 - 3.0
             kurt = (n - 1) / ((n - 2) * (n - 3)) * ((n + 1) * g2 + 6.0)
     return skew, kurt
 
@@ -585,7 +586,8 @@ def _return_metrics(e: FloatArray, r: FloatArray, ppy: float, rf: float) -> dict
     rf_bar = (1.0 + rf) ** (1.0 / ppy) - 1.0
     excess = r - rf_bar
     mean_excess = float(excess.mean())
-    downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
+    below = np.minimum(excess, 0.0)
+    downside = math.sqrt(float(np.mean(below * below)))
     res["sortino"] = _loss_ratio(mean_excess, downside) * math.sqrt(ppy)
     q_low, q_high = (float(q) for q in np.quantile(r, [TAIL_PROBABILITY, 1 - TAIL_PROBABILITY]))
     res["value_at_risk"] = q_low
