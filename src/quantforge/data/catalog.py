@@ -358,13 +358,17 @@ class Catalog:
         )
 
     def _join(self, *parts: str) -> str:
+        """Return a path below the catalog root."""
+        return self._child(self._base, *parts)
+
+    def _child(self, parent: str, *parts: str) -> str:
         if self._local:
-            return os.path.join(self._base, *parts)
-        return "/".join((self._base, *parts))
+            return os.path.join(parent, *parts)
+        return "/".join((parent, *parts))
 
     def _partition_files(self, dataset: str) -> dict[int, str]:
         """Return {year: data file} of one dataset."""
-        pattern = self._join(dataset, "year=*", DATA_FILE)
+        pattern = self._child(dataset, "year=*", DATA_FILE)
         found: dict[int, str] = {}
         for path in self._glob(pattern):
             year_dir = path.replace("\\", "/").rsplit("/", 2)[-2]
@@ -489,7 +493,7 @@ class Catalog:
             touched = set(years.unique().to_list()) if rows_in else set()
             for year in sorted(touched):
                 incoming = frame.filter(years == year)
-                target = files.get(year) or self._join(dataset, f"year={year}", DATA_FILE)
+                target = files.get(year) or self._child(dataset, f"year={year}", DATA_FILE)
                 existing = self._scan_sources([files[year]]).collect() if year in files else None
                 merged = _merge(existing, incoming, kind)
                 rows_total += merged.height
