@@ -1,0 +1,764 @@
+"""Compiled order-execution kernel shared by the fast (signal) path and the event path.
+
+Everything here is ``@njit(cache=True)``: arrays and scalars in, arrays mutated in place. The Python
+front-ends (`engine.backtest`, `engine.events`) validate inputs, allocate the state arrays and turn
+the records back into frames. Codes are the `IntEnum` values of `engine.records` (duplicated below as
+plain ints because Numba compiles module-level ints as constants).
+
+State lives in five arrays so either front-end can stop after any bar and resume:
+
+* ``orders`` (ORDER_DTYPE) and ``active`` (indices of working orders, in submission order);
+* ``fills`` (FILL_DTYPE) and ``trades`` (TRADE_DTYPE);
+* ``fs`` (float state: cash, position, running trade sums) and ``ist`` (int state: counters).
+
+Semantics of one bar ``i`` (see docs/engine.md):
+
+1. Open phase: every eligible order (``active_bar <= i``) is checked, in submission order, against
+   the open. Market orders fill at the open plus slippage; a stop (or trailing stop) the open gapped
+   through fills at the open plus slippage; a limit the open reached fills at the open.
+2. Intrabar phase: the bar is walked as a path open -> first extreme -> second extreme -> close;
+   which extreme comes first is the same-bar rule (adverse / favorable / open-distance). Along each
+   leg the orders whose trigger level lies on the leg fill in the order the price reaches them;
+   limits fill at their price, stops at their price plus slippage.
+3. End of bar: good-for-N-bars orders expire, a position held for its timeout gets a market exit.
+
+A fill that opens a position spawns its attached exits (stop-loss, take-profit, trailing stop) as
+reduce-only orders in one OCO group; they are eligible on the same bar when the entry filled at the
+open (the rest of the bar comes after the open) and from the next bar after an intrabar fill.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# order kinds
+MARKET = 0
+LIMIT = 1
+STOP = 2
+STOP_LIMIT = 3
+TRAILING_STOP = 4
+# time in force
+GTC = 0
+GTB = 1
+IOC = 2
+# status
+ACTIVE = 1
+FILLED = 2
+CANCELED = 3
+REJECTED = 4
+EXPIRED = 5
+# status reasons
+R_NONE = 0
+R_MIN_NOTIONAL = 1
+R_ZERO_QTY = 2
+R_FUNDS = 3
+R_NO_POSITION = 4
+R_SPOT_SHORT = 5
+R_NO_STOP = 6
+R_INVALID_PRICE = 7
+R_MAX_OPEN = 8
+R_OCO = 10
+R_POSITION_CLOSED = 11
+R_USER = 13
+R_IOC = 14
+R_TIME = 15
+# tags / exit reasons
+T_ENTRY = 0
+T_SIGNAL = 1
+T_STOP = 2
+T_TAKE_PROFIT = 3
+T_TRAILING = 4
+T_TIMEOUT = 5
+T_END = 8
+# size modes
+S_QTY = 0
+S_NOTIONAL = 1
+S_PCT = 2
+S_RISK = 3
+S_CLOSE = 4
+# trail kinds
+TR_NONE = 0
+TR_PCT = 1
+TR_ABS = 2
+TR_ATR = 3
+# liquidity
+TAKER = 0
+MAKER = 1
+# same-bar rule
+ADVERSE = 0
+FAVORABLE = 1
+OPEN_DISTANCE = 2
+# slippage kinds
+SL_NONE = 0
+SL_BPS = 1
+SL_RANGE = 2
+SL_ATR = 3
+SL_SQRT = 4
+# market types
+SPOT = 0
+
+# params (float64 vector) layout
+P_MAKER = 0
+P_TAKER = 1
+P_SLIP_KIND = 2
+P_SLIP_VALUE = 3
+P_TICK = 4
+P_LOT = 5
+P_MIN_NOTIONAL = 6
+P_LEVERAGE = 7
+P_MARKET = 8
+P_RULE = 9
+P_MAX_OPEN = 10
+N_PARAMS = 11
+
+# float state layout
+F_CASH = 0
+F_POS = 1
+F_ENTRY_VAL = 2
+F_ENTRY_QTY = 3
+F_EXIT_VAL = 4
+F_EXIT_QTY = 5
+F_FEES = 6
+F_FUNDING = 7
+N_FSTATE = 8
+
+# int state layout
+I_NORD = 0
+I_NFILL = 1
+I_NTRADE = 2
+I_NACT = 3
+I_ENTRY_BAR = 4
+I_SIDE = 5
+I_TIMEOUT_AT = 6
+N_ISTATE = 7
+
+# room a bar may need in the record arrays (children, timeout exit, signal orders)
+HEADROOM = 16
+
+
+@njit(cache=True)
+def round_price_nb(p, tick):
+    """Round a price to the nearest tick (no-op when tick <= 0)."""
+    if tick > 0.0:
+        return np.round(p / tick) * tick
+    return p
+
+
+@njit(cache=True)
+def floor_qty_nb(q, lot):
+    """Round a quantity down to the lot step (no-op when lot <= 0)."""
+    if lot > 0.0:
+        return math.floor(q / lot + 1e-9) * lot
+    return q
+
+
+@njit(cache=True)
+def slip_price_nb(price, side, qty, i, hi, lo, vol, atr, params):
+    """Return ``price`` moved against the taker by the slippage model, rounded to the tick."""
+    kind = int(params[P_SLIP_KIND])
+    v = params[P_SLIP_VALUE]
+    p = price
+    if kind == SL_BPS:
+        p = price * (1.0 + side * v * 1e-4)
+    elif kind == SL_RANGE:
+        if i > 0:
+            p = price + side * v * (hi[i - 1] - lo[i - 1])
+    elif kind == SL_ATR:
+        if i > 0 and np.isfinite(atr[i - 1]):
+            p = price + side * v * atr[i - 1]
+    elif kind == SL_SQRT:
+        if i > 0 and vol[i - 1] > 0.0:
+            p = price * (1.0 + side * v * math.sqrt(qty / vol[i - 1]))
+    tick = params[P_TICK]
+    if tick > 0.0 and kind != SL_NONE:
+        if side > 0:
+            p = math.ceil(p / tick - 1e-9) * tick
+        else:
+            p = math.floor(p / tick + 1e-9) * tick
+    if p <= 0.0:
+        p = price
+    return p
+
+
+@njit(cache=True)
+def submit_nb(
+    orders,
+    active,
+    ist,
+    params,
+    bar,
+    active_bar,
+    kind,
+    side,
+    size_mode,
+    size,
+    limit,
+    stop,
+    tif,
+    n_bars,
+    tag,
+    reduce_only,
+    sl_pct,
+    tp_pct,
+    sl_price,
+    tp_price,
+    trail_kind,
+    trail_value,
+    trail_ref,
+    timeout_bars,
+    oco,
+):
+    """Append an order; return its id. Invalid or excess orders are recorded as rejected."""
+    k = ist[I_NORD]
+    ist[I_NORD] = k + 1
+    o = orders[k]
+    tick = params[P_TICK]
+    o.id = k
+    o.created_bar = bar
+    o.active_bar = active_bar
+    o.kind = kind
+    o.side = side
+    o.tif = tif
+    o.expire_bar = active_bar + n_bars - 1 if tif == GTB else -1
+    o.status = ACTIVE
+    o.reason = R_NONE
+    o.tag = tag
+    o.parent = -1
+    o.oco = oco
+    o.reduce_only = reduce_only
+    o.arrived = 0
+    o.triggered = 0
+    o.size_mode = size_mode
+    o.size = size
+    o.limit = round_price_nb(limit, tick)
+    o.stop = round_price_nb(stop, tick)
+    o.trail_kind = trail_kind if kind == TRAILING_STOP else TR_NONE
+    o.trail_value = trail_value if kind == TRAILING_STOP else np.nan
+    o.trail_ref = trail_ref
+    o.sl_pct = sl_pct
+    o.tp_pct = tp_pct
+    o.sl_price = round_price_nb(sl_price, tick)
+    o.tp_price = round_price_nb(tp_price, tick)
+    o.child_trail_kind = trail_kind if kind != TRAILING_STOP else TR_NONE
+    o.child_trail_value = trail_value if kind != TRAILING_STOP else np.nan
+    o.timeout_bars = timeout_bars
+    o.fill_bar = -1
+    o.fill_price = np.nan
+    o.fill_qty = 0.0
+    o.fee = 0.0
+    o.liquidity = -1
+    bad = False
+    if (kind == LIMIT or kind == STOP_LIMIT) and not (o.limit > 0.0):
+        bad = True
+    if (kind == STOP or kind == STOP_LIMIT) and not (o.stop > 0.0):
+        bad = True
+    if kind == TRAILING_STOP and not (trail_value > 0.0 and trail_ref > 0.0):
+        bad = True
+    if not (size > 0.0) and size_mode != S_CLOSE:
+        bad = True
+    if bad:
+        o.status = REJECTED
+        o.reason = R_INVALID_PRICE if size > 0.0 or size_mode == S_CLOSE else R_ZERO_QTY
+        return k
+    max_open = params[P_MAX_OPEN]
+    if max_open > 0.0 and ist[I_NACT] >= max_open:
+        o.status = REJECTED
+        o.reason = R_MAX_OPEN
+        return k
+    active[ist[I_NACT]] = k
+    ist[I_NACT] += 1
+    return k
+
+
+@njit(cache=True)
+def _spawn_exits_nb(orders, active, ist, params, k, i, price, pos_side, at_open, hi, lo, atr):
+    o = orders[k]
+    ab = i if at_open else i + 1
+    sl = o.sl_price
+    if not np.isfinite(sl) and np.isfinite(o.sl_pct):
+        sl = price * (1.0 - pos_side * o.sl_pct)
+    tp = o.tp_price
+    if not np.isfinite(tp) and np.isfinite(o.tp_pct):
+        tp = price * (1.0 + pos_side * o.tp_pct)
+    nan = np.nan
+    if np.isfinite(sl):
+        submit_nb(orders, active, ist, params, i, ab, STOP, -pos_side, S_CLOSE, 0.0, nan, sl,
+                  GTC, 0, T_STOP, 1, nan, nan, nan, nan, TR_NONE, nan, nan, 0, k)
+    if np.isfinite(tp):
+        submit_nb(orders, active, ist, params, i, ab, LIMIT, -pos_side, S_CLOSE, 0.0, tp, nan,
+                  GTC, 0, T_TAKE_PROFIT, 1, nan, nan, nan, nan, TR_NONE, nan, nan, 0, k)
+    if o.child_trail_kind != TR_NONE:
+        submit_nb(orders, active, ist, params, i, ab, TRAILING_STOP, -pos_side, S_CLOSE, 0.0,
+                  nan, nan, GTC, 0, T_TRAILING, 1, nan, nan, nan, nan, o.child_trail_kind,
+                  o.child_trail_value, price, 0, k)
+    if o.timeout_bars > 0:
+        ist[I_TIMEOUT_AT] = i + o.timeout_bars - 1
+    else:
+        ist[I_TIMEOUT_AT] = -1
+
+
+@njit(cache=True)
+def _cancel_where_nb(orders, active, ist, i, oco, except_k, reason):
+    # oco >= 0: cancel that OCO group; oco == -1: cancel every reduce-only order
+    for j in range(ist[I_NACT]):
+        m = active[j]
+        o = orders[m]
+        if m == except_k or o.status != ACTIVE:
+            continue
+        if (oco >= 0 and o.oco == oco) or (oco < 0 and o.reduce_only == 1):
+            o.status = CANCELED
+            o.reason = reason
+            o.fill_bar = i
+
+
+@njit(cache=True)
+def _record_trade_nb(trades, fs, ist, exit_bar, reason):
+    t = trades[ist[I_NTRADE]]
+    ist[I_NTRADE] += 1
+    side = ist[I_SIDE]
+    t.side = side
+    t.entry_bar = ist[I_ENTRY_BAR]
+    t.exit_bar = exit_bar
+    t.qty = fs[F_ENTRY_QTY]
+    t.entry_price = fs[F_ENTRY_VAL] / fs[F_ENTRY_QTY]
+    t.exit_price = fs[F_EXIT_VAL] / fs[F_EXIT_QTY]
+    t.fees = fs[F_FEES]
+    t.funding = fs[F_FUNDING]
+    t.pnl = side * (fs[F_EXIT_VAL] - fs[F_ENTRY_VAL]) - fs[F_FEES] + fs[F_FUNDING]
+    t.ret = t.pnl / fs[F_ENTRY_VAL]
+    t.exit_reason = reason
+    for f in range(F_ENTRY_VAL, N_FSTATE):
+        fs[f] = 0.0
+
+
+@njit(cache=True)
+def _reject_nb(o, i, reason):
+    o.status = REJECTED if reason != R_NO_POSITION else CANCELED
+    o.reason = reason
+    o.fill_bar = i
+
+
+@njit(cache=True)
+def _size_nb(o, price, pos, cash, fee_rate, lot, closing):
+    # quantity of order o at this fill price; -1.0 flags a risk-sized order without a stop distance
+    mode = o.size_mode
+    if mode == S_CLOSE:
+        return abs(pos)
+    if mode == S_QTY:
+        qty = o.size
+    elif mode == S_NOTIONAL:
+        qty = o.size / price
+    elif mode == S_PCT:
+        qty = o.size * (cash + pos * price) / (price * (1.0 + fee_rate))
+    else:
+        stop = o.sl_price
+        if not np.isfinite(stop) and np.isfinite(o.sl_pct):
+            stop = price * (1.0 - o.side * o.sl_pct)
+        dist = abs(price - stop)
+        if not (dist > 0.0):
+            return -1.0
+        qty = o.size * (cash + pos * price) / dist
+    if closing:
+        qty = min(qty, abs(pos))
+    return floor_qty_nb(qty, lot)
+
+
+@njit(cache=True)
+def fill_nb(orders, active, fills, trades, fs, ist, params, k, i, base, slipped, liq, at_open,
+            hi, lo, vol, atr):
+    """Fill order ``k`` on bar ``i`` at ``base`` (plus slippage when ``slipped``); return True.
+
+    Resolves the quantity, applies lot/min-notional/funds/spot checks (a failed check marks the
+    order rejected and returns False), moves cash and position, books trades, cancels the OCO
+    siblings and, when the fill opens a position, spawns the attached exits.
+    """
+    o = orders[k]
+    side = o.side
+    pos = fs[F_POS]
+    cash = fs[F_CASH]
+    lot = params[P_LOT]
+    fee_rate = params[P_MAKER] if liq == MAKER else params[P_TAKER]
+    closing = o.reduce_only == 1 or o.size_mode == S_CLOSE
+    if closing and (pos == 0.0 or (pos > 0.0) == (side > 0)):
+        _reject_nb(o, i, R_NO_POSITION)
+        return False
+    sqrt_model = int(params[P_SLIP_KIND]) == SL_SQRT
+    price = base
+    if slipped and not sqrt_model:
+        price = slip_price_nb(base, side, 0.0, i, hi, lo, vol, atr, params)
+    qty = _size_nb(o, price, pos, cash, fee_rate, lot, closing)
+    if slipped and sqrt_model and qty > 0.0:
+        # the impact needs the size and the size needs the price: size once more at the impact
+        price = slip_price_nb(base, side, qty, i, hi, lo, vol, atr, params)
+        qty = _size_nb(o, price, pos, cash, fee_rate, lot, closing)
+    if qty == -1.0:
+        _reject_nb(o, i, R_NO_STOP)
+        return False
+    if not (qty > 0.0):
+        _reject_nb(o, i, R_ZERO_QTY)
+        return False
+    notional = qty * price
+    full_close = closing and qty == abs(pos)
+    if notional < params[P_MIN_NOTIONAL] and not full_close:
+        _reject_nb(o, i, R_MIN_NOTIONAL)
+        return False
+    new_pos = pos + side * qty
+    if int(params[P_MARKET]) == SPOT and new_pos < 0.0:
+        _reject_nb(o, i, R_SPOT_SHORT)
+        return False
+    fee = notional * fee_rate
+    if abs(new_pos) > abs(pos):
+        avail = params[P_LEVERAGE] * (cash + pos * price - fee)
+        need = abs(new_pos) * price
+        if need > avail + 1e-9 * max(1.0, abs(avail)):
+            _reject_nb(o, i, R_FUNDS)
+            return False
+    if full_close:
+        new_pos = 0.0
+    fs[F_CASH] = cash - side * notional - fee
+    fs[F_POS] = new_pos
+    o.status = FILLED
+    o.fill_bar = i
+    o.fill_price = price
+    o.fill_qty = qty
+    o.fee = fee
+    o.liquidity = liq
+    # trade book-keeping; a fill through zero closes one trade and opens the next
+    opened = False
+    if pos == 0.0:
+        fs[F_ENTRY_VAL] = notional
+        fs[F_ENTRY_QTY] = qty
+        fs[F_FEES] = fee
+        ist[I_ENTRY_BAR] = i
+        ist[I_SIDE] = side
+        opened = True
+    elif (pos > 0.0) == (side > 0):
+        fs[F_ENTRY_VAL] += notional
+        fs[F_ENTRY_QTY] += qty
+        fs[F_FEES] += fee
+    else:
+        close_q = min(qty, abs(pos))
+        fs[F_EXIT_VAL] += close_q * price
+        fs[F_EXIT_QTY] += close_q
+        fs[F_FEES] += fee * (close_q / qty)
+        if new_pos == 0.0 or (new_pos > 0.0) != (pos > 0.0):
+            _record_trade_nb(trades, fs, ist, i, o.tag if o.tag != T_ENTRY else T_SIGNAL)
+            ist[I_TIMEOUT_AT] = -1
+            _cancel_where_nb(orders, active, ist, i, -1, k, R_POSITION_CLOSED)
+            if new_pos != 0.0:
+                rest = qty - close_q
+                fs[F_ENTRY_VAL] = rest * price
+                fs[F_ENTRY_QTY] = rest
+                fs[F_FEES] = fee * (rest / qty)
+                ist[I_ENTRY_BAR] = i
+                ist[I_SIDE] = side
+                opened = True
+    f = fills[ist[I_NFILL]]
+    ist[I_NFILL] += 1
+    f.order_id = k
+    f.bar = i
+    f.side = side
+    f.qty = qty
+    f.price = price
+    f.fee = fee
+    f.liquidity = liq
+    f.tag = o.tag
+    f.position = new_pos
+    f.cash = fs[F_CASH]
+    if o.oco >= 0:
+        _cancel_where_nb(orders, active, ist, i, o.oco, k, R_OCO)
+    if opened:
+        _spawn_exits_nb(orders, active, ist, params, k, i, price, side, at_open, hi, lo, atr)
+    return True
+
+
+@njit(cache=True)
+def _trail_dist_nb(o, i, atr):
+    if o.trail_kind == TR_PCT:
+        return o.trail_ref * o.trail_value
+    if o.trail_kind == TR_ABS:
+        return o.trail_value
+    if i > 0 and np.isfinite(atr[i - 1]):
+        return o.trail_value * atr[i - 1]
+    return np.inf
+
+
+@njit(cache=True)
+def _level_nb(o, i, atr):
+    # price at which a working order acts, and whether it fills as a limit (True) or a stop
+    if o.kind == LIMIT or (o.kind == STOP_LIMIT and o.triggered == 1):
+        return o.limit, True
+    if o.kind == TRAILING_STOP:
+        return o.trail_ref + o.side * _trail_dist_nb(o, i, atr), False
+    return o.stop, False
+
+
+@njit(cache=True)
+def _open_phase_nb(orders, active, fills, trades, fs, ist, params, i, op, hi, lo, vol, atr):
+    px = op[i]
+    j = 0
+    while j < ist[I_NACT]:
+        k = active[j]
+        j += 1
+        o = orders[k]
+        if o.status != ACTIVE or o.active_bar > i:
+            continue
+        side = o.side
+        if o.kind == MARKET:
+            fill_nb(orders, active, fills, trades, fs, ist, params, k, i, px, True, TAKER, True,
+                    hi, lo, vol, atr)
+            continue
+        level, is_limit = _level_nb(o, i, atr)
+        if is_limit:
+            if side * (level - px) >= 0.0:
+                liq = MAKER if o.arrived == 1 else TAKER
+                fill_nb(orders, active, fills, trades, fs, ist, params, k, i, px, False, liq,
+                        True, hi, lo, vol, atr)
+        elif side * (px - level) >= 0.0:
+            if o.kind == STOP_LIMIT:
+                o.triggered = 1
+                if side * (o.limit - px) >= 0.0:
+                    fill_nb(orders, active, fills, trades, fs, ist, params, k, i, px, False,
+                            TAKER, True, hi, lo, vol, atr)
+            else:
+                fill_nb(orders, active, fills, trades, fs, ist, params, k, i, px, True, TAKER,
+                        True, hi, lo, vol, atr)
+        if o.status == ACTIVE:
+            o.arrived = 1
+            if o.tif == IOC:
+                o.status = CANCELED
+                o.reason = R_IOC
+                o.fill_bar = i
+            elif o.kind == TRAILING_STOP:
+                if side < 0:
+                    o.trail_ref = max(o.trail_ref, px)
+                else:
+                    o.trail_ref = min(o.trail_ref, px)
+
+
+@njit(cache=True)
+def _leg_nb(orders, active, fills, trades, fs, ist, params, i, a, b, hi, lo, vol, atr):
+    # walk the price from a to b; fill what it reaches, nearest first (ties: submission order)
+    up = b > a
+    while True:
+        best = -1
+        best_px = 0.0
+        best_lim = False
+        for j in range(ist[I_NACT]):
+            k = active[j]
+            o = orders[k]
+            if o.status != ACTIVE or o.active_bar > i:
+                continue
+            level, is_limit = _level_nb(o, i, atr)
+            # buy limits and sell stops act on the way down, the others on the way up
+            acts_up = (o.side < 0) if is_limit else (o.side > 0)
+            if acts_up != up:
+                continue
+            if up:
+                if level > b:
+                    continue
+                eff = max(level, a)
+                if best < 0 or eff < best_px:
+                    best, best_px, best_lim = k, eff, is_limit
+            else:
+                if level < b:
+                    continue
+                eff = min(level, a)
+                if best < 0 or eff > best_px:
+                    best, best_px, best_lim = k, eff, is_limit
+        if best < 0:
+            break
+        o = orders[best]
+        if best_lim:
+            fill_nb(orders, active, fills, trades, fs, ist, params, best, i, best_px, False,
+                    MAKER if o.arrived == 1 else TAKER, False, hi, lo, vol, atr)
+        elif o.kind == STOP_LIMIT:
+            o.triggered = 1
+            o.arrived = 0
+            if o.side * (o.limit - best_px) >= 0.0:
+                fill_nb(orders, active, fills, trades, fs, ist, params, best, i, best_px, False,
+                        TAKER, False, hi, lo, vol, atr)
+            o.arrived = 1
+        else:
+            fill_nb(orders, active, fills, trades, fs, ist, params, best, i, best_px, True, TAKER,
+                    False, hi, lo, vol, atr)
+    # trailing references follow the leg's end
+    for j in range(ist[I_NACT]):
+        o = orders[active[j]]
+        if o.status == ACTIVE and o.kind == TRAILING_STOP and o.active_bar <= i:
+            if o.side < 0:
+                o.trail_ref = max(o.trail_ref, b)
+            else:
+                o.trail_ref = min(o.trail_ref, b)
+
+
+@njit(cache=True)
+def step_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist, params):
+    """Process bar ``i``: fills at the open, along the intrabar path, then expiries and timeouts."""
+    if ist[I_NACT] > 0:
+        _open_phase_nb(orders, active, fills, trades, fs, ist, params, i, op, hi, lo, vol, atr)
+        pos = fs[F_POS]
+        rule = int(params[P_RULE])
+        o_, h_, l_ = op[i], hi[i], lo[i]
+        if rule == OPEN_DISTANCE or pos == 0.0:
+            low_first = not (h_ - o_ < o_ - l_)
+        elif rule == ADVERSE:
+            low_first = pos > 0.0
+        else:
+            low_first = pos < 0.0
+        x1 = l_ if low_first else h_
+        x2 = h_ if low_first else l_
+        if ist[I_NACT] > 0 and x1 != o_:
+            _leg_nb(orders, active, fills, trades, fs, ist, params, i, o_, x1, hi, lo, vol, atr)
+        if ist[I_NACT] > 0 and x2 != x1:
+            _leg_nb(orders, active, fills, trades, fs, ist, params, i, x1, x2, hi, lo, vol, atr)
+        if ist[I_NACT] > 0 and cl[i] != x2:
+            _leg_nb(orders, active, fills, trades, fs, ist, params, i, x2, cl[i], hi, lo, vol,
+                    atr)
+    # end of bar: expiries, timeout exit, compaction of the working list
+    n = 0
+    for j in range(ist[I_NACT]):
+        k = active[j]
+        o = orders[k]
+        if o.status == ACTIVE and o.tif == GTB and o.expire_bar <= i:
+            o.status = EXPIRED
+            o.reason = R_TIME
+            o.fill_bar = i
+        if o.status == ACTIVE:
+            active[n] = k
+            n += 1
+    ist[I_NACT] = n
+    if ist[I_TIMEOUT_AT] >= 0 and i >= ist[I_TIMEOUT_AT] and fs[F_POS] != 0.0:
+        ist[I_TIMEOUT_AT] = -1
+        side = -1 if fs[F_POS] > 0.0 else 1
+        nan = np.nan
+        submit_nb(orders, active, ist, params, i, i + 1, MARKET, side, S_CLOSE, 0.0, nan, nan,
+                  GTC, 0, T_TIMEOUT, 1, nan, nan, nan, nan, TR_NONE, nan, nan, 0, -1)
+
+
+@njit(cache=True)
+def advance_nb(start, stop, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist,
+               params, cash_out, pos_out):
+    """Run `step_nb` on bars ``start..stop-1`` recording cash and position after each bar.
+
+    Return the first bar not processed: ``stop``, or earlier when a record array is nearly full
+    (the caller grows the arrays and calls again from there).
+    """
+    for i in range(start, stop):
+        if (ist[I_NORD] + HEADROOM > orders.shape[0] or ist[I_NFILL] + HEADROOM > fills.shape[0]
+                or ist[I_NTRADE] + HEADROOM > trades.shape[0]):
+            return i
+        step_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist, params)
+        cash_out[i] = fs[F_CASH]
+        pos_out[i] = fs[F_POS]
+    return stop
+
+
+@njit(cache=True)
+def signal_orders_nb(i, le, lx, se, sx, entry_limit, size_mode, size, sl_pct, tp_pct,
+                     trail_kind, trail_value, timeout_bars, entry_bars, cl,
+                     orders, active, ist, fs, params):
+    """Turn bar ``i``'s signals into orders (filling from bar i+1).
+
+    Rules: an entry and an exit of the same direction on one bar cancel out; long and short
+    entries together cancel out; an opposite entry closes the position and reverses; pending
+    (unfilled limit) entries are canceled by any new signal; no pyramiding.
+    """
+    go_long = le[i] and not lx[i]
+    go_short = se[i] and not sx[i]
+    if go_long and go_short:
+        go_long = False
+        go_short = False
+    pos = fs[F_POS]
+    close = False
+    if pos > 0.0:
+        close = lx[i] or go_short
+        go_long = False
+        go_short = go_short and close
+    elif pos < 0.0:
+        close = sx[i] or go_long
+        go_short = False
+        go_long = go_long and close
+    if not (close or go_long or go_short):
+        return
+    for j in range(ist[I_NACT]):
+        o = orders[active[j]]
+        if o.status == ACTIVE and o.reduce_only == 0 and o.tag == T_ENTRY:
+            o.status = CANCELED
+            o.reason = R_USER
+            o.fill_bar = i
+    nan = np.nan
+    if close:
+        submit_nb(orders, active, ist, params, i, i + 1, MARKET, -1 if pos > 0.0 else 1, S_CLOSE,
+                  0.0, nan, nan, GTC, 0, T_SIGNAL, 1, nan, nan, nan, nan, TR_NONE, nan, nan, 0,
+                  -1)
+    if go_long or go_short:
+        side = 1 if go_long else -1
+        lim = entry_limit[i]
+        kind = LIMIT if np.isfinite(lim) else MARKET
+        tif = GTB if kind == LIMIT else GTC
+        submit_nb(orders, active, ist, params, i, i + 1, kind, side, size_mode, size[i], lim,
+                  nan, tif, entry_bars, T_ENTRY, 0, sl_pct, tp_pct, nan, nan, trail_kind,
+                  trail_value, cl[i], timeout_bars, -1)
+
+
+@njit(cache=True)
+def simulate_signals_nb(start, op, hi, lo, cl, vol, atr, le, lx, se, sx, entry_limit, size_mode,
+                        size, sl_pct, tp_pct, trail_kind, trail_value, timeout_bars, entry_bars,
+                        orders, active, fills, trades, fs, ist, params, cash_out, pos_out):
+    """Fast path: run the whole bar loop from ``start`` with signal arrays and declarative exits.
+
+    Return the first bar not processed (``len(op)`` when done; earlier when the record arrays
+    need to grow — the caller grows them and resumes from the returned bar).
+    """
+    n = op.shape[0]
+    for i in range(start, n):
+        if (ist[I_NORD] + HEADROOM > orders.shape[0] or ist[I_NFILL] + HEADROOM > fills.shape[0]
+                or ist[I_NTRADE] + HEADROOM > trades.shape[0]):
+            return i
+        step_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist, params)
+        signal_orders_nb(i, le, lx, se, sx, entry_limit, size_mode, size, sl_pct, tp_pct,
+                         trail_kind, trail_value, timeout_bars, entry_bars, cl, orders, active,
+                         ist, fs, params)
+        cash_out[i] = fs[F_CASH]
+        pos_out[i] = fs[F_POS]
+    return n
+
+
+@njit(cache=True)
+def close_open_trade_nb(trades, fs, ist, last_bar, last_close):
+    """Book a still-open position as a trade marked to the last close (reason end_of_data)."""
+    pos = fs[F_POS]
+    if pos == 0.0:
+        return
+    q = abs(pos)
+    fs[F_EXIT_VAL] += q * last_close
+    fs[F_EXIT_QTY] += q
+    _record_trade_nb(trades, fs, ist, last_bar, T_END)
+    fs[F_POS] = pos
+
+
+@njit(cache=True)
+def atr_nb(hi, lo, cl, period):
+    """Return Wilder's average true range; reference: talib.ATR (NaN for the first ``period``).
+
+    The first value (at index ``period``) is the mean of the true ranges of bars 1..period;
+    later values are ``(prev * (period - 1) + tr) / period``.
+    """
+    n = hi.shape[0]
+    out = np.full(n, np.nan)
+    if n <= period:
+        return out
+    acc = 0.0
+    for i in range(1, period + 1):
+        acc += max(hi[i] - lo[i], abs(hi[i] - cl[i - 1]), abs(lo[i] - cl[i - 1]))
+    prev = acc / period
+    out[period] = prev
+    for i in range(period + 1, n):
+        tr = max(hi[i] - lo[i], abs(hi[i] - cl[i - 1]), abs(lo[i] - cl[i - 1]))
+        prev = (prev * (period - 1) + tr) / period
+        out[i] = prev
+    return out

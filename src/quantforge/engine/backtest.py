@@ -1,0 +1,294 @@
+"""The `backtest` facade: one configuration, two front-ends (signal arrays or a Strategy)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from quantforge._typing import BoolArray, FloatArray
+from quantforge.engine import _kernel as k
+from quantforge.engine.costs import Fees, NoSlippage, SlippageModel
+from quantforge.engine.exits import ExitRules
+from quantforge.engine.instrument import Instrument
+from quantforge.engine.records import SlippageKind, TrailKind
+from quantforge.engine.result import BacktestResult, build_result
+from quantforge.engine.sizing import PercentEquity, Sizer
+from quantforge.engine.state import MarketArrays, SameBar, SimState, lower_params, market_arrays
+from quantforge.errors import ConfigError, DataValidationError
+
+if TYPE_CHECKING:
+    from quantforge.strategies.base import Strategy
+
+log = logging.getLogger(__name__)
+
+SignalInput = BoolArray | pl.Series | list[bool] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Backtest:
+    """Everything about a simulation except the bars and the decisions.
+
+    Parameters
+    ----------
+    cash
+        Starting cash in quote currency.
+    fees
+        Maker/taker rates (`Fees`).
+    slippage
+        Slippage model for taker fills (``qf.slippage.FixedBps(2)`` …).
+    sizing
+        Default size of entries (``qf.sizing.PercentEquity(1.0)`` …).
+    exit_rules
+        Stop-loss / take-profit / trailing / timeout attached to every entry (`ExitRules`).
+    instrument
+        Tick size, lot size, min notional, market type, leverage (`Instrument`).
+    same_bar_rule
+        Which extreme of a bar the price visits first: ``"adverse"`` (default), ``"favorable"``
+        or ``"open_distance"`` (the extreme nearer the open).
+    entry_valid_bars
+        How many bars a limit entry (``entry_price``) stays working.
+    symbol, calendar, risk_free_rate
+        Labels the ledger; ``calendar`` ("crypto" or "equity") annualises the metrics.
+    """
+
+    cash: float = 100_000.0
+    fees: Fees = field(default_factory=Fees)
+    slippage: SlippageModel = field(default_factory=NoSlippage)
+    sizing: Sizer = field(default_factory=lambda: PercentEquity(1.0))
+    exit_rules: ExitRules = field(default_factory=ExitRules)
+    instrument: Instrument = field(default_factory=Instrument)
+    same_bar_rule: SameBar = "adverse"
+    entry_valid_bars: int = 1
+    max_open_orders: int | None = None
+    symbol: str = ""
+    calendar: str = "crypto"
+    risk_free_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.cash) and self.cash > 0.0):
+            msg = f"cash must be a positive amount, got {self.cash!r}"
+            raise ConfigError(msg)
+        if self.entry_valid_bars < 1:
+            msg = f"entry_valid_bars must be >= 1, got {self.entry_valid_bars}"
+            raise ConfigError(msg)
+        if self.max_open_orders is not None and self.max_open_orders < 1:
+            msg = f"max_open_orders must be >= 1 or None, got {self.max_open_orders}"
+            raise ConfigError(msg)
+
+    def _atr_period(self) -> int | None:
+        trail = self.exit_rules.trailing_stop
+        if trail is not None and trail.atr_multiple is not None:
+            return trail.atr_period
+        period = getattr(self.slippage, "period", None)
+        if self.slippage.lower()[0] == int(SlippageKind.ATR_FRACTION) and period is not None:
+            return int(period)
+        return None
+
+    def params(self) -> FloatArray:
+        """Return the kernel parameter vector of this configuration."""
+        return lower_params(
+            self.fees, self.slippage, self.instrument, self.same_bar_rule, self.max_open_orders
+        )
+
+    def market(self, bars: pl.DataFrame, atr_period: int | None = None) -> MarketArrays:
+        """Validate ``bars`` and return the arrays the kernel reads."""
+        return market_arrays(bars, atr_period if atr_period is not None else self._atr_period())
+
+    def run_signals(
+        self,
+        bars: pl.DataFrame,
+        entries: SignalInput = None,
+        exits: SignalInput = None,
+        short_entries: SignalInput = None,
+        short_exits: SignalInput = None,
+        entry_price: FloatArray | pl.Series | None = None,
+        size: FloatArray | pl.Series | None = None,
+    ) -> BacktestResult:
+        """Run the compiled fast path on boolean signal arrays (a signal at t fills from t+1).
+
+        See `backtest` for the signal rules.
+        """
+        market = self.market(bars)
+        n = market.n
+        le, lx, se, sx = (_bool_array(a, n, name) for a, name in (
+            (entries, "entries"), (exits, "exits"),
+            (short_entries, "short_entries"), (short_exits, "short_exits"),
+        ))  # fmt: skip
+        limit = _float_array(entry_price, n, "entry_price", np.nan)
+        size_mode, size_value = self.sizing.lower()
+        sizes = _float_array(size, n, "size", size_value)
+        sl_pct, tp_pct, trail_kind, trail_value, timeout = self.exit_rules.lower()
+        state = SimState(n, self.cash)
+        params = self.params()
+        start = 0
+        while start < n:
+            start = k.simulate_signals_nb(
+                start, market.open, market.high, market.low, market.close, market.volume,
+                market.atr, le, lx, se, sx, limit, size_mode, sizes, sl_pct, tp_pct, trail_kind,
+                trail_value, timeout, self.entry_valid_bars, state.orders, state.active,
+                state.fills, state.trades, state.fs, state.ist, params, state.cash_out,
+                state.pos_out,
+            )  # fmt: skip
+            if start < n:
+                state.grow()
+        return build_result(
+            state, market, symbol=self.symbol, calendar=self.calendar,
+            risk_free_rate=self.risk_free_rate,
+        )  # fmt: skip
+
+    def run_strategy(self, bars: pl.DataFrame, strategy: Strategy) -> BacktestResult:
+        """Run the event-driven path: ``strategy.on_bar`` / ``on_fill`` callbacks."""
+        from quantforge.engine.events import run_events
+
+        market = self.market(bars, getattr(strategy, "atr_period", None))
+        state = SimState(market.n, self.cash)
+        run_events(self, market, state, strategy)
+        return build_result(
+            state, market, symbol=self.symbol, calendar=self.calendar,
+            risk_free_rate=self.risk_free_rate,
+        )  # fmt: skip
+
+
+def _bool_array(a: SignalInput, n: int, name: str) -> BoolArray:
+    if a is None:
+        return np.zeros(n, dtype=np.bool_)
+    arr = a.to_numpy() if isinstance(a, pl.Series) else np.asarray(a)
+    if arr.shape != (n,):
+        msg = f"{name} has shape {arr.shape}; expected one value per bar, shape ({n},)"
+        raise DataValidationError(msg)
+    if arr.dtype != np.bool_:
+        msg = f"{name} has dtype {arr.dtype}; pass a boolean array (True = signal on that bar)"
+        raise DataValidationError(msg)
+    return np.ascontiguousarray(arr)
+
+
+def _float_array(a: FloatArray | pl.Series | None, n: int, name: str, fill: float) -> FloatArray:
+    if a is None:
+        return np.full(n, fill)
+    arr = a.to_numpy() if isinstance(a, pl.Series) else np.asarray(a)
+    if arr.shape != (n,):
+        msg = f"{name} has shape {arr.shape}; expected one value per bar, shape ({n},)"
+        raise DataValidationError(msg)
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+def backtest(
+    bars: pl.DataFrame,
+    strategy: Strategy | None = None,
+    *,
+    entries: SignalInput = None,
+    exits: SignalInput = None,
+    short_entries: SignalInput = None,
+    short_exits: SignalInput = None,
+    entry_price: FloatArray | pl.Series | None = None,
+    size: FloatArray | pl.Series | None = None,
+    cash: float = 100_000.0,
+    fees: Fees | None = None,
+    slippage: SlippageModel | None = None,
+    sizing: Sizer | None = None,
+    exit_rules: ExitRules | None = None,
+    instrument: Instrument | None = None,
+    same_bar_rule: SameBar = "adverse",
+    entry_valid_bars: int = 1,
+    max_open_orders: int | None = None,
+    symbol: str = "",
+    calendar: str = "crypto",
+    risk_free_rate: float = 0.0,
+) -> BacktestResult:
+    """Simulate trading ``bars`` with a `Strategy` (event path) or signal arrays (fast path).
+
+    A decision on bar t sees data up to t's close and fills from bar t+1: market orders at its
+    open plus slippage, limits and stops when its range reaches them (at the open when it gaps
+    through). Signal rules (fast path): an entry and an exit of one direction on the same bar
+    cancel out, as do long and short entries together; an opposite entry closes and reverses; no
+    pyramiding; ``entry_price`` (NaN = market) turns entries into limit orders working for
+    ``entry_valid_bars`` bars; ``size`` overrides the sizer's value per bar.
+
+    Parameters
+    ----------
+    bars
+        OHLCV frame indexed by ``open_time`` (`quantforge.data.schema`).
+    strategy
+        A `quantforge.Strategy`; mutually exclusive with the signal arrays.
+    entries, exits, short_entries, short_exits
+        Boolean arrays, one value per bar.
+    cash, fees, slippage, sizing, exit_rules, instrument, same_bar_rule, entry_valid_bars,
+    max_open_orders, symbol, calendar, risk_free_rate
+        See `Backtest`.
+
+    Returns
+    -------
+    BacktestResult
+        Trades, orders, fills, equity and metrics.
+
+    Raises
+    ------
+    ConfigError
+        For an invalid configuration, or both a strategy and signals.
+    DataValidationError
+        For malformed bars or signal arrays.
+
+    Examples
+    --------
+    >>> import quantforge as qf
+    >>> bars = pl.DataFrame({"open_time": [0, 60_000, 120_000], "open": [1.0, 2.0, 3.0],
+    ...     "high": [1.0, 2.0, 3.0], "low": [1.0, 2.0, 3.0], "close": [1.0, 2.0, 3.0],
+    ...     "volume": [1.0, 1.0, 1.0]})
+    >>> r = qf.backtest(bars, entries=np.array([True, False, False]), cash=100.0,
+    ...                 sizing=qf.sizing.FixedQty(1.0))
+    >>> r.trades["entry_price"].to_list(), r.final_equity
+    ([2.0], 101.0)
+    """
+    config = Backtest(
+        cash=cash,
+        fees=fees if fees is not None else Fees(),
+        slippage=slippage if slippage is not None else NoSlippage(),
+        sizing=sizing if sizing is not None else PercentEquity(1.0),
+        exit_rules=exit_rules if exit_rules is not None else ExitRules(),
+        instrument=instrument if instrument is not None else Instrument(),
+        same_bar_rule=same_bar_rule,
+        entry_valid_bars=entry_valid_bars,
+        max_open_orders=max_open_orders,
+        symbol=symbol,
+        calendar=calendar,
+        risk_free_rate=risk_free_rate,
+    )
+    has_signals = any(a is not None for a in (entries, exits, short_entries, short_exits))
+    if strategy is not None:
+        if has_signals or entry_price is not None or size is not None:
+            msg = "pass either a strategy or signal arrays (entries/exits/...), not both"
+            raise ConfigError(msg)
+        return config.run_strategy(bars, strategy)
+    if not has_signals:
+        msg = "nothing to simulate: pass a Strategy or at least one of entries/short_entries"
+        raise ConfigError(msg)
+    return config.run_signals(bars, entries, exits, short_entries, short_exits, entry_price, size)
+
+
+def warmup() -> None:
+    """Compile (or load from the on-disk cache) every engine kernel on a tiny input."""
+    n = 40
+    close = 100.0 + np.sin(np.arange(n, dtype=np.float64))
+    bars = pl.DataFrame(
+        {
+            "open_time": np.arange(n, dtype=np.int64) * 60_000,
+            "open": close,
+            "high": close + 1.0,
+            "low": close - 1.0,
+            "close": close,
+            "volume": np.ones(n),
+        }
+    )
+    entries = np.zeros(n, dtype=np.bool_)
+    entries[::5] = True
+    exits = np.zeros(n, dtype=np.bool_)
+    exits[2::5] = True
+    rules = ExitRules(stop_loss=0.01, take_profit=0.02, trailing=0.01, timeout_bars=3)
+    backtest(bars, entries=entries, exits=exits, short_entries=exits, exit_rules=rules,
+             instrument=Instrument(market="linear_perp"))  # fmt: skip
+    log.debug("engine kernels ready (trail kinds %s)", [m.name for m in TrailKind])

@@ -1,0 +1,170 @@
+"""Backtest results: trades, orders, fills and equity as Polars frames, plus metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+import polars as pl
+
+from quantforge.data.schema import BAR_TIME, BAR_TIME_DTYPE
+from quantforge.engine import _kernel as k
+from quantforge.engine.metrics import compute_metrics, periods_per_year
+from quantforge.engine.records import (
+    ExitReason,
+    Liquidity,
+    OrderStatus,
+    OrderType,
+    StatusReason,
+    TimeInForce,
+)
+from quantforge.engine.state import MarketArrays, SimState
+
+
+def _names(enum: type[OrderType | OrderStatus | StatusReason | ExitReason | TimeInForce | Liquidity],
+           codes: np.ndarray) -> pl.Series:  # type: ignore[type-arg]
+    lookup = {int(m): m.name.lower() for m in enum}
+    return pl.Series([lookup.get(int(c), "none") for c in codes], dtype=pl.String)
+
+
+def _times(time_ms: np.ndarray, idx: np.ndarray) -> pl.Series:  # type: ignore[type-arg]
+    safe = np.where(idx >= 0, idx, 0)
+    vals = np.where(idx >= 0, time_ms[safe], 0)
+    s = pl.Series(vals, dtype=pl.Int64).cast(BAR_TIME_DTYPE)
+    return pl.select(pl.when(pl.Series(idx >= 0)).then(s).otherwise(None)).to_series()
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestResult:
+    """What a backtest produced.
+
+    Attributes
+    ----------
+    trades
+        One row per round trip: symbol, side, entry/exit time (open_time of the fill bars) and
+        average price, qty, fees, funding, pnl, return, bars_held, exit_reason.
+    orders
+        Every order with its final status and, for rejected/canceled/expired ones, the reason.
+    fills
+        Every fill in execution order (bar time, side, qty, price, fee, liquidity, position and
+        cash after the fill).
+    equity
+        One row per bar: open_time, cash, position, position_value, equity, drawdown (all
+        measured at the bar's close).
+    metrics
+        Read-only mapping of metric name to value (`quantforge.engine.metrics`).
+    """
+
+    trades: pl.DataFrame
+    orders: pl.DataFrame
+    fills: pl.DataFrame
+    equity: pl.DataFrame
+    metrics: Mapping[str, float]
+
+    @property
+    def final_equity(self) -> float:
+        """Return equity at the last bar's close."""
+        return float(self.equity["equity"][-1])
+
+
+def build_result(
+    state: SimState,
+    market: MarketArrays,
+    *,
+    symbol: str,
+    calendar: str,
+    risk_free_rate: float,
+) -> BacktestResult:
+    """Turn the kernel's arrays into a `BacktestResult` (books an open position as end_of_data)."""
+    n = market.n
+    k.close_open_trade_nb(state.trades, state.fs, state.ist, n - 1, market.close[n - 1])
+    ist = state.ist
+    tr = state.trades[: ist[k.I_NTRADE]]
+    od = state.orders[: ist[k.I_NORD]]
+    fl = state.fills[: ist[k.I_NFILL]]
+    t = market.time_ms
+    bars_held = (tr["exit_bar"] - tr["entry_bar"]).astype(np.int64)
+    trades = pl.DataFrame(
+        {
+            "symbol": pl.Series([symbol] * tr.shape[0], dtype=pl.String),
+            "side": pl.Series(np.where(tr["side"] > 0, "long", "short"), dtype=pl.String),
+            "entry_time": _times(t, tr["entry_bar"]),
+            "exit_time": _times(t, tr["exit_bar"]),
+            "entry_price": tr["entry_price"],
+            "exit_price": tr["exit_price"],
+            "qty": tr["qty"],
+            "fees": tr["fees"],
+            "funding": tr["funding"],
+            "pnl": tr["pnl"],
+            "return": tr["ret"],
+            "bars_held": bars_held,
+            "exit_reason": _names(ExitReason, tr["exit_reason"]),
+        }
+    )
+    orders = pl.DataFrame(
+        {
+            "order_id": od["id"],
+            "symbol": pl.Series([symbol] * od.shape[0], dtype=pl.String),
+            "created_time": _times(t, od["created_bar"]),
+            "type": _names(OrderType, od["kind"]),
+            "side": pl.Series(np.where(od["side"] > 0, "buy", "sell"), dtype=pl.String),
+            "time_in_force": _names(TimeInForce, od["tif"]),
+            "tag": _names(ExitReason, od["tag"]),
+            "reduce_only": od["reduce_only"].astype(bool),
+            "limit_price": od["limit"],
+            "stop_price": od["stop"],
+            "status": _names(OrderStatus, od["status"]),
+            "reason": _names(StatusReason, od["reason"]),
+            "done_time": _times(t, od["fill_bar"]),
+            "fill_price": od["fill_price"],
+            "fill_qty": od["fill_qty"],
+            "fee": od["fee"],
+            "liquidity": _names(Liquidity, od["liquidity"]),
+        }
+    )
+    fills = pl.DataFrame(
+        {
+            "order_id": fl["order_id"],
+            "time": _times(t, fl["bar"]),
+            "side": pl.Series(np.where(fl["side"] > 0, "buy", "sell"), dtype=pl.String),
+            "qty": fl["qty"],
+            "price": fl["price"],
+            "fee": fl["fee"],
+            "liquidity": _names(Liquidity, fl["liquidity"]),
+            "tag": _names(ExitReason, fl["tag"]),
+            "position": fl["position"],
+            "cash": fl["cash"],
+        }
+    )
+    cash = state.cash_out
+    pos = state.pos_out
+    pos_value = pos * market.close
+    eq = cash + pos_value
+    peak = np.maximum.accumulate(eq)
+    drawdown = eq / peak - 1.0
+    equity = pl.DataFrame(
+        {
+            BAR_TIME: pl.Series(t, dtype=pl.Int64).cast(BAR_TIME_DTYPE),
+            "cash": cash,
+            "position": pos,
+            "position_value": pos_value,
+            "equity": eq,
+            "drawdown": drawdown,
+        }
+    )
+    bar_ms = int(np.median(np.diff(t))) if n > 1 else 60_000
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exposure = np.where(eq > 0.0, np.abs(pos_value) / eq, 0.0)
+    metrics = compute_metrics(
+        eq,
+        periods_per_year=periods_per_year(bar_ms, calendar),
+        trade_pnl=np.ascontiguousarray(tr["pnl"]),
+        trade_returns=np.ascontiguousarray(tr["ret"]),
+        trade_bars_held=bars_held,
+        exposure=exposure,
+        bar_seconds=bar_ms / 1000.0,
+        risk_free_rate=risk_free_rate,
+    )
+    return BacktestResult(trades, orders, fills, equity, MappingProxyType(dict(metrics)))

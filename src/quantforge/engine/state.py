@@ -1,0 +1,149 @@
+"""Mutable simulation state shared by the fast path and the event path (internal).
+
+Both front-ends drive the same compiled kernel over the same arrays; this module allocates them,
+grows them when the kernel asks for room, and lowers the cost/instrument objects to the kernel's
+parameter vector.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import polars as pl
+
+from quantforge._typing import FloatArray, IntArray
+from quantforge.data.schema import BAR_TIME, BAR_TIME_DTYPE, REQUIRED_BAR_COLUMNS
+from quantforge.engine import _kernel as k
+from quantforge.engine.costs import Fees, NoSlippage, SlippageModel
+from quantforge.engine.instrument import Instrument
+from quantforge.engine.records import FILL_DTYPE, ORDER_DTYPE, TRADE_DTYPE, SameBarRule
+from quantforge.errors import ConfigError, DataValidationError
+
+SameBar = Literal["adverse", "favorable", "open_distance"]
+
+_RULES: dict[str, int] = {
+    "adverse": int(SameBarRule.ADVERSE),
+    "favorable": int(SameBarRule.FAVORABLE),
+    "open_distance": int(SameBarRule.OPEN_DISTANCE),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MarketArrays:
+    """Contiguous float64 columns of one symbol's bars plus the ATR the kernel may need."""
+
+    time_ms: IntArray
+    open: FloatArray
+    high: FloatArray
+    low: FloatArray
+    close: FloatArray
+    volume: FloatArray
+    atr: FloatArray
+
+    @property
+    def n(self) -> int:
+        """Return the number of bars."""
+        return int(self.open.shape[0])
+
+
+def market_arrays(bars: pl.DataFrame, atr_period: int | None) -> MarketArrays:
+    """Validate ``bars`` and return its columns as arrays.
+
+    Raises
+    ------
+    DataValidationError
+        If a required column is missing, ``open_time`` is not sorted strictly increasing, or a
+        price is not finite and positive.
+    """
+    missing = [c for c in REQUIRED_BAR_COLUMNS if c not in bars.columns]
+    if missing:
+        msg = f"bars lack column(s) {missing}; expected {list(REQUIRED_BAR_COLUMNS)}"
+        raise DataValidationError(msg)
+    if bars.height == 0:
+        msg = "bars is empty; load at least one bar"
+        raise DataValidationError(msg)
+    t = bars[BAR_TIME]
+    if t.dtype != BAR_TIME_DTYPE:
+        if t.dtype.is_integer():
+            t = t.cast(pl.Int64)
+        elif isinstance(t.dtype, pl.Datetime):
+            t = t.dt.convert_time_zone("UTC").dt.cast_time_unit("ms")
+        else:
+            msg = f"open_time has dtype {t.dtype}; expected {BAR_TIME_DTYPE} or int64 ms"
+            raise DataValidationError(msg)
+    time_ms = np.ascontiguousarray(t.cast(pl.Int64).to_numpy(), dtype=np.int64)
+    if time_ms.shape[0] > 1 and not np.all(np.diff(time_ms) > 0):
+        bad = int(np.argmax(np.diff(time_ms) <= 0)) + 1
+        msg = f"open_time is not strictly increasing at row {bad}; sort and deduplicate the bars"
+        raise DataValidationError(msg)
+    cols = [np.ascontiguousarray(bars[c].cast(pl.Float64).to_numpy()) for c in REQUIRED_BAR_COLUMNS[1:]]
+    prices = np.stack(cols[:4])
+    if not np.all(np.isfinite(prices) & (prices > 0.0)):
+        row = int(np.argmax(~np.all(np.isfinite(prices) & (prices > 0.0), axis=0)))
+        msg = f"bar {row} has a non-finite or non-positive price; validate the bars first"
+        raise DataValidationError(msg)
+    op, hi, lo, cl, vol = cols
+    atr = k.atr_nb(hi, lo, cl, atr_period) if atr_period is not None else np.full(op.shape[0], np.nan)
+    return MarketArrays(time_ms, op, hi, lo, cl, vol, atr)
+
+
+def lower_params(
+    fees: Fees,
+    slippage: SlippageModel,
+    instrument: Instrument,
+    same_bar_rule: SameBar,
+    max_open_orders: int | None = None,
+) -> FloatArray:
+    """Return the kernel's parameter vector."""
+    if same_bar_rule not in _RULES:
+        msg = f"same_bar_rule={same_bar_rule!r}; use one of {sorted(_RULES)}"
+        raise ConfigError(msg)
+    params = np.zeros(k.N_PARAMS)
+    slip_kind, slip_value = slippage.lower()
+    params[k.P_MAKER] = fees.maker
+    params[k.P_TAKER] = fees.taker
+    params[k.P_SLIP_KIND] = slip_kind
+    params[k.P_SLIP_VALUE] = slip_value
+    params[k.P_TICK] = instrument.tick_size
+    params[k.P_LOT] = instrument.lot_size
+    params[k.P_MIN_NOTIONAL] = instrument.min_notional
+    params[k.P_LEVERAGE] = instrument.leverage
+    params[k.P_MARKET] = instrument.market_code
+    params[k.P_RULE] = _RULES[same_bar_rule]
+    params[k.P_MAX_OPEN] = 0 if max_open_orders is None else max_open_orders
+    return params
+
+
+class SimState:
+    """Ledger arrays, counters and per-bar cash/position of one simulation (mutated in place)."""
+
+    def __init__(self, n_bars: int, cash: float, capacity: int = 256) -> None:
+        if not (np.isfinite(cash) and cash > 0.0):
+            msg = f"cash must be a positive amount, got {cash!r}"
+            raise ConfigError(msg)
+        self.orders = np.zeros(capacity, dtype=ORDER_DTYPE)
+        self.active = np.zeros(capacity, dtype=np.int64)
+        self.fills = np.zeros(capacity, dtype=FILL_DTYPE)
+        self.trades = np.zeros(capacity, dtype=TRADE_DTYPE)
+        self.fs = np.zeros(k.N_FSTATE)
+        self.fs[k.F_CASH] = cash
+        self.ist = np.zeros(k.N_ISTATE, dtype=np.int64)
+        self.ist[k.I_TIMEOUT_AT] = -1
+        self.cash_out = np.empty(n_bars)
+        self.pos_out = np.empty(n_bars)
+        self.initial_cash = float(cash)
+
+    def grow(self) -> None:
+        """Double the record arrays (the kernel stopped because one was nearly full)."""
+        self.orders = _doubled(self.orders)
+        self.active = _doubled(self.active)
+        self.fills = _doubled(self.fills)
+        self.trades = _doubled(self.trades)
+
+
+def _doubled(a: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+    out = np.zeros(a.shape[0] * 2, dtype=a.dtype)
+    out[: a.shape[0]] = a
+    return out
