@@ -209,11 +209,11 @@ def read_binance_dump(
         msg = f"{_where(csv_name, p)}: the file is empty (no rows); {_FIX_HINT}"
         raise DataFormatError(msg)
     had_header = not first_line.lstrip()[:1].isdigit()
-    n_fields = (
-        len(first_line.split(","))
-        if not had_header
-        else len(_first_line(data[first_end:])[0].split(","))
-    )
+    data_line = _first_line(data[first_end:])[0] if had_header else first_line
+    if not data_line.strip():
+        msg = f"{_where(csv_name, p)}: the file has a header but no data rows; {_FIX_HINT}"
+        raise DataFormatError(msg)
+    n_fields = len(data_line.split(","))
     meta = _NAME_RE.match(Path(csv_name).name) or _NAME_RE.match(name)
     kind = kind or _infer_kind(meta, n_fields, p)
     layout = _LAYOUTS.get((kind, n_fields))
