@@ -376,6 +376,7 @@ class BinanceClient:
         """GET with weight accounting and retries; return the successful response."""
         weight = ENDPOINT_WEIGHTS.get(path, 1)
         attempts = self.max_retries + 1
+
         def wait(state: RetryCallState) -> float:
             # exponential backoff with full jitter on top, capped
             exp = self.backoff_initial_s * 2.0 ** (state.attempt_number - 1)
