@@ -153,7 +153,8 @@ def handler(event: Mapping[str, Any] | None, context: Any) -> dict[str, Any]:
     """
     from quantforge.data.sources.binance import BinanceClient
 
-    configure_logging(os.environ.get("QUANTFORGE_LOG_LEVEL", "INFO"), json_output=True)
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):  # only inside Lambda: leave a host's logging be
+        configure_logging(os.environ.get("QUANTFORGE_LOG_LEVEL", "INFO"), json_output=True)
     job = job_from(event or {}, os.environ)
     now = datetime.now(UTC)
     catalog = Catalog(job.catalog or "")
