@@ -379,8 +379,8 @@ def _parse(
         )
     except (pl.exceptions.PolarsError, ValueError) as exc:
         raise _diagnose(data, layout, had_header, csv_name, p, str(exc)) from exc
-    required = [c for c, _ in layout if not c.startswith("_ignore")]
-    if frame.select(pl.any_horizontal(pl.col(required).is_null().any())).item():
+    # every field is required: an empty last field is how a file cut after a comma looks
+    if frame.select(pl.any_horizontal(pl.all().is_null().any())).item():
         raise _diagnose(data, layout, had_header, csv_name, p, "empty field")
     return frame
 
@@ -447,14 +447,14 @@ def _detect_unit(frame: pl.DataFrame, kind: str, had_header: bool, csv_name: str
         n_us = int(is_us.sum())
         unit = "us" if n_us == frame.height else "ms" if n_us == 0 else None
         if unit is None or (first_unit is not None and unit != first_unit):
-            # the first row whose unit differs from the file's first row
-            ref_us = bool(is_us[0]) if unit is None else first_unit == "us"
+            # report the first row in the minority unit (the majority is taken as the file's)
+            ref_us = 2 * n_us > frame.height if unit is None else first_unit == "us"
             bad = int(is_us.ne(ref_us).arg_max() or 0) if unit is None else 0
             lineno = bad + 1 + (1 if had_header else 0)
             value = frame[col][bad]
             msg = (
                 f"{_where(csv_name, p)} line {lineno}, field {col.lstrip('_')!r}: timestamp "
-                f"{value} is in {'µs' if value >= US_THRESHOLD else 'ms'} but the file's first "
+                f"{value} is in {'µs' if value >= US_THRESHOLD else 'ms'} but the file's other "
                 f"timestamps are in {'µs' if ref_us else 'ms'}; a dump must use one unit — "
                 f"{_FIX_HINT}"
             )

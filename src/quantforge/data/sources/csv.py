@@ -118,15 +118,17 @@ def read_table(
     missing = [c for c in required if c not in frame.columns]
     if missing:
         hints = []
+        # suggest only columns that are not already used for something else
+        unused = [c for c in raw.columns if renames.get(c, c) not in schema]
         for col in missing:
-            close = difflib.get_close_matches(col, raw.columns, n=3, cutoff=0.5)
+            close = difflib.get_close_matches(col, unused, n=3, cutoff=0.5)
             hints.append(
                 f"{col!r}" + (f" (did you mean {' or '.join(map(repr, close))}?)" if close else "")
             )
         msg = (
             f"{p}: required column(s) {', '.join(hints)} not found; the file has "
             f"{', '.join(map(repr, raw.columns))}; map them, e.g. "
-            f"--map {raw.columns[0]}={missing[0]}"
+            f"--map {(unused or raw.columns)[0]}={missing[0]}"
         )
         raise DataFormatError(msg)
     dropped = [c for c in frame.columns if c not in schema]
