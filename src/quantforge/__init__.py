@@ -2,8 +2,35 @@
 
 from __future__ import annotations
 
+from quantforge.engine import (
+    Backtest,
+    BacktestResult,
+    ExitRules,
+    Fees,
+    Instrument,
+    TrailingStop,
+    sizing,
+    slippage,
+)
+from quantforge.engine.backtest import backtest
 from quantforge.errors import QuantforgeError
+from quantforge.strategies import Context, Fill, Strategy
 
 __version__ = "0.1.0"
 
-__all__ = ["QuantforgeError", "__version__"]
+__all__ = [
+    "Backtest",
+    "BacktestResult",
+    "Context",
+    "ExitRules",
+    "Fees",
+    "Fill",
+    "Instrument",
+    "QuantforgeError",
+    "Strategy",
+    "TrailingStop",
+    "__version__",
+    "backtest",
+    "sizing",
+    "slippage",
+]

@@ -1,0 +1,117 @@
+"""Parity: the event-driven path and the compiled fast path give identical ledgers, bit for bit."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+import quantforge as qf
+
+
+def _sma(x: np.ndarray, w: int) -> np.ndarray:
+    c = np.cumsum(np.r_[0.0, x])
+    out = np.full(x.shape[0], np.nan)
+    out[w - 1 :] = (c[w:] - c[:-w]) / w
+    return out
+
+
+def cross_signals(close: np.ndarray, fast: int, slow: int) -> tuple[np.ndarray, np.ndarray]:
+    f, s = _sma(close, fast), _sma(close, slow)
+    above = f > s
+    prev = np.r_[False, above[:-1]]
+    valid = ~np.isnan(s) & ~np.isnan(np.r_[np.nan, s[:-1]])
+    return above & ~prev & valid, ~above & prev & valid
+
+
+class SignalFollower(qf.Strategy):
+    """Does on each bar exactly what the fast path's signal rules do (long and short)."""
+
+    def __init__(self, le, lx, se=None, sx=None) -> None:
+        n = le.shape[0]
+        self.le, self.lx = le, lx
+        self.se = se if se is not None else np.zeros(n, bool)
+        self.sx = sx if sx is not None else np.zeros(n, bool)
+        self.pending: list[int] = []
+
+    def on_bar(self, ctx: qf.Context) -> None:
+        i = ctx.i
+        go_long = self.le[i] and not self.lx[i]
+        go_short = self.se[i] and not self.sx[i]
+        if go_long and go_short:
+            go_long = go_short = False
+        pos = ctx.position
+        close = False
+        if pos > 0:
+            close = bool(self.lx[i] or go_short)
+            go_long = False
+        elif pos < 0:
+            close = bool(self.sx[i] or go_long)
+            go_short = False
+        if close:
+            ctx.close_position()
+        if go_long:
+            ctx.buy()
+        elif go_short:
+            ctx.sell()
+
+
+def _ipc(df: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    df.write_ipc(buf, compression="uncompressed")
+    return buf.getvalue()
+
+
+def load_bars(path: Path, n: int | None = None) -> pl.DataFrame:
+    bars = pl.read_parquet(path).with_columns(pl.col("open_time").cast(pl.Datetime("ms", "UTC")))
+    return bars if n is None else bars.head(n)
+
+
+def assert_identical(a: qf.BacktestResult, b: qf.BacktestResult) -> None:
+    for name in ("orders", "fills", "trades", "equity"):
+        assert _ipc(getattr(a, name)) == _ipc(getattr(b, name)), name
+    assert dict(a.metrics).keys() == dict(b.metrics).keys()
+
+
+@pytest.mark.shared_data
+def test_sma_cross_with_stop_event_equals_fast_on_btc_15m(shared_data: Path) -> None:
+    bars = load_bars(shared_data / "BTCUSDT-15m.parquet", 120_000)
+    close = bars["close"].to_numpy()
+    le, lx = cross_signals(close, 20, 50)
+    cfg = {
+        "cash": 100_000.0,
+        "fees": qf.Fees(maker=0.0002, taker=0.0004),
+        "slippage": qf.slippage.FixedBps(2),
+        "sizing": qf.sizing.PercentEquity(1.0),
+        "exit_rules": qf.ExitRules(stop_loss=0.02, take_profit=0.05),
+        "instrument": qf.Instrument(tick_size=0.01, lot_size=0.00001, min_notional=5.0),
+    }
+    fast = qf.backtest(bars, entries=le, exits=lx, **cfg)
+    event = qf.backtest(bars, SignalFollower(le, lx), **cfg)
+    assert fast.trades.height > 100
+    assert set(fast.trades["exit_reason"].unique()) >= {"signal", "stop", "take_profit"}
+    assert_identical(fast, event)
+
+
+@pytest.mark.shared_data
+def test_long_short_trailing_timeout_parity_on_eth_1h(shared_data: Path) -> None:
+    bars = load_bars(shared_data / "ETHUSDT-1h.parquet")
+    close = bars["close"].to_numpy()
+    le, lx = cross_signals(close, 10, 30)
+    cfg = {
+        "fees": qf.Fees(maker=0.0001, taker=0.0005),
+        "slippage": qf.slippage.RangeFraction(0.05),
+        "sizing": qf.sizing.PercentEquity(0.5),
+        "exit_rules": qf.ExitRules(trailing=qf.TrailingStop(atr_multiple=3.0), timeout_bars=48),
+        "instrument": qf.Instrument(market="linear_perp", leverage=2.0, tick_size=0.01),
+        "same_bar_rule": "open_distance",
+    }
+    fast = qf.backtest(bars, entries=le, exits=lx, short_entries=lx, short_exits=le, **cfg)
+    event = qf.backtest(bars, SignalFollower(le, lx, lx, le), **cfg)
+    reasons = set(fast.trades["exit_reason"].unique())
+    assert {"trailing", "timeout"} <= reasons
+    assert (fast.trades["side"] == "short").any()
+    assert_identical(fast, event)
