@@ -156,35 +156,24 @@ def wilder_average_nb(tr, period):
 def rolling_mean_std_nb(x, period, ddof):
     """Return the rolling mean and standard deviation (divisor ``period - ddof``).
 
-    Reference: ``np.std(window, ddof=ddof)``. Updated with Welford's replace step and recomputed
-    with an exact two-pass sum every ``period`` bars, so there is no ``E[x²] - E[x]²``
-    cancellation (which loses digits at BTC price levels).
+    Reference: ``np.std(window, ddof=ddof)``. Exact two-pass sum per window, O(n * period):
+    incremental formulas (``E[x²] - E[x]²``, Welford's replace step) leave an absolute error of
+    order ``sqrt(eps * |x| * jump)`` in the deviation, e.g. 2e-5 instead of 0 for a flat window at
+    BTC prices; the two-pass error is of order ``eps * |x|``.
     """
     n = x.shape[0]
     mean = np.full(n, np.nan)
     std = np.full(n, np.nan)
-    if n < period:
-        return mean, std
-    m = 0.0
-    m2 = 0.0
     for i in range(period - 1, n):
-        if (i - period + 1) % period == 0:
-            m = 0.0
-            for j in range(i - period + 1, i + 1):
-                m += x[j]
-            m /= period
-            m2 = 0.0
-            for j in range(i - period + 1, i + 1):
-                d = x[j] - m
-                m2 += d * d
-        else:
-            x_in = x[i]
-            x_out = x[i - period]
-            new_m = m + (x_in - x_out) / period
-            m2 += (x_in - x_out) * (x_in - new_m + x_out - m)
-            m = new_m
-            if m2 < 0.0:
-                m2 = 0.0
+        start = i - period + 1
+        m = 0.0
+        for j in range(start, i + 1):
+            m += x[j]
+        m /= period
+        m2 = 0.0
+        for j in range(start, i + 1):
+            d = x[j] - m
+            m2 += d * d
         mean[i] = m
         std[i] = math.sqrt(m2 / (period - ddof))
     return mean, std
