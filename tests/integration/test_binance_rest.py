@@ -239,6 +239,17 @@ def test_other_client_error_is_not_retried(fake: FakeBinance) -> None:
     assert len(fake.requests) == 1
 
 
+def test_restricted_location_says_which_host_to_use(fake: FakeBinance) -> None:
+    fake.script(
+        KLINES,
+        Scripted(451, {"code": 0, "msg": "Service unavailable from a restricted location"}),
+    )
+    with make_client(fake) as client, pytest.raises(ExchangeAPIError, match="data-api") as info:
+        client.fetch_klines("BTCUSDT", "1m", "2024-01-01", "2024-01-02")
+    assert info.value.status == 451
+    assert len(fake.requests) == 1
+
+
 @pytest.mark.parametrize("status", [429, 418])
 def test_retry_after_is_honoured(fake: FakeBinance, status: int) -> None:
     fake.script(

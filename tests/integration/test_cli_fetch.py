@@ -23,6 +23,7 @@ from quantforge.data.catalog import Catalog
 from quantforge.errors import ConfigError, InvalidSymbolError
 
 NOW = ms("2024-06-01T12:34:56.789")
+AGG_BODY = "fixtures/rest/api_v3_aggTrades.XRPETH.first1000.2019-10-11.json"
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -88,7 +89,7 @@ def test_fetch_up_to_now_stores_only_closed_bars(fake: FakeBinance, tmp_path: Pa
 
 
 def test_fetch_agg_trades(shared_data: Path, tmp_path: Path) -> None:
-    body_path = shared_data / "fixtures/rest/api_v3_aggTrades.XRPETH.first1000.2019-10-11.json"
+    body_path = shared_data / AGG_BODY
     body = json.loads(body_path.read_text())
     cat_dir = str(tmp_path / "cat")
     start = datetime.fromtimestamp(body[0]["T"] / 1000, tz=UTC).isoformat()
@@ -130,6 +131,37 @@ def test_fetch_from_public_dumps(shared_data: Path, tmp_path: Path) -> None:
     assert "2023-03-24 00:00 → 2023-03-24 17:59 UTC" in result.output
     assert asked[0].endswith("BTCUSDT-1m-2023-03-23.zip.CHECKSUM")
     assert (keep / "BTCUSDT-1m-2023-03-24.zip").is_file()
+
+
+def test_fetch_agg_trades_from_public_dumps(shared_data: Path, tmp_path: Path) -> None:
+    # an aggTrades dump (spot layout: a,p,q,f,l,T,m,M; no header) made from the real REST body
+    body = json.loads(
+        (
+            shared_data / "fixtures/rest/api_v3_aggTrades.XRPETH.first1000.2019-10-11.json"
+        ).read_text()
+    )
+    lines = [
+        f"{t['a']},{t['p']},{t['q']},{t['f']},{t['l']},{t['T']},{t['m']},{t['M']}" for t in body
+    ]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("XRPETH-aggTrades-2019-10-11.csv", "\n".join(lines) + "\n")
+    content = buffer.getvalue()
+    path = "/data/spot/daily/aggTrades/XRPETH/XRPETH-aggTrades-2019-10-11.zip"
+    cat_dir = str(tmp_path / "cat")
+    with FakeBinance() as fake:
+        fake.add_file(path, content)
+        digest = hashlib.sha256(content).hexdigest()
+        fake.add_file(path + ".CHECKSUM", f"{digest}  XRPETH-aggTrades-2019-10-11.zip\n".encode())
+        result = run(
+            "data", "fetch", "XRPETH", "--trades", "--start", "2019-10-11", "--end", "2019-10-12",
+            "--source", "dumps", "--data-url", fake.url, "--catalog", cat_dir,
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "XRPETH aggTrades: fetched 1,000 trades (1,000 new" in result.output
+    stored = Catalog(cat_dir).read_trades("XRPETH", kind="aggTrades")
+    assert stored["trade_id"].to_list() == [t["a"] for t in body]
+    assert stored["is_buyer_maker"].to_list() == [t["m"] for t in body]
 
 
 def test_usage_errors(fake: FakeBinance, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    ProgressColumn,
     TaskProgressColumn,
     TextColumn,
     TimeRemainingColumn,
@@ -72,15 +73,21 @@ def _fmt(value: datetime) -> str:
 
 
 @contextmanager
-def _progress(unit: str) -> Iterator[Callable[[str, int, int], None]]:
-    """Yield a callback (description, done, total) that drives one rich progress bar per task."""
-    columns = [
+def _progress(unit: str | None) -> Iterator[Callable[[str, int, int], None]]:
+    """Yield a callback (description, done, total) that drives one rich progress bar per task.
+
+    ``unit`` "bytes" shows a download size, another word a row count, None only the percentage.
+    """
+    columns: list[ProgressColumn] = [
         TextColumn("{task.description}"),
         BarColumn(),
         TaskProgressColumn(),
-        DownloadColumn() if unit == "bytes" else TextColumn("{task.completed:,.0f} " + unit),
         TimeRemainingColumn(),
     ]
+    if unit == "bytes":
+        columns.insert(3, DownloadColumn())
+    elif unit is not None:
+        columns.insert(3, TextColumn("{task.completed:,.0f} " + unit))
     with Progress(
         *columns, console=err_console, disable=not err_console.is_terminal, transient=True
     ) as bar:
@@ -104,7 +111,7 @@ def _fetch_rest(
     from quantforge.data.sources.binance import BinanceClient
 
     what = interval or AGG_TRADES_KIND
-    with BinanceClient(base_url) as client, _progress("bars" if interval else "ms") as update:
+    with BinanceClient(base_url) as client, _progress("bars" if interval else None) as update:
 
         def progress(done: int, total: int) -> None:
             update(f"{symbol} {what}", done, total)

@@ -503,6 +503,15 @@ class BinanceClient:
                 status=status,
                 code=code,
             )
+        if status in (403, 451):
+            # WAF block or a restricted location (e.g. api.binance.com from the US)
+            return ExchangeAPIError(
+                f"{where}: refused with HTTP {status} ({text}); Binance blocks this client or "
+                "location — use a host you may reach, e.g. --base-url "
+                "https://data-api.binance.vision (market data only) or https://api.binance.us",
+                status=status,
+                code=code,
+            )
         return ExchangeAPIError(
             f"{where}: HTTP {status} code {code}: {text}; fix the request parameters",
             status=status,
