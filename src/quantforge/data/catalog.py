@@ -755,12 +755,13 @@ def _conform(frame: pl.DataFrame, kind: _Kind, what: str) -> pl.DataFrame:
         columns.append(series)
     out = pl.DataFrame(columns)
     for name in kind.required:
+        if out.get_column(name).null_count() == 0:
+            continue
         row = _first_row(out, pl.col(name).is_null())
-        if row >= 0:
-            msg = f"{what}: required column {name!r} is null at row {row}; drop or fill that row"
-            raise DataValidationError(msg)
-    dup = _first_row(out, pl.col(kind.key).is_duplicated())
-    if dup >= 0:
+        msg = f"{what}: required column {name!r} is null at row {row}; drop or fill that row"
+        raise DataValidationError(msg)
+    if not out.get_column(kind.key).is_unique().all():
+        dup = _first_row(out, pl.col(kind.key).is_duplicated())
         value = out.get_column(kind.key)[dup]
         count = int(out.get_column(kind.key).is_duplicated().sum())
         msg = (
@@ -783,8 +784,8 @@ def _cast_time(frame: pl.DataFrame, series: pl.Series, dtype: pl.DataType, what:
     if series.dtype == pl.Date:
         return series.cast(pl.Datetime("ms")).dt.replace_time_zone("UTC").cast(dtype)
     if series.dtype.is_integer():
-        row = _first_row(frame, pl.col(name).abs() >= _MAX_EPOCH_MS)
-        if row >= 0:
+        if series.len() and (series.abs().max() or 0) >= _MAX_EPOCH_MS:  # type: ignore[operator]
+            row = _first_row(frame, pl.col(name).abs() >= _MAX_EPOCH_MS)
             msg = (
                 f"{what}: {name!r} value {series[row]} at row {row} is not epoch milliseconds "
                 "(microseconds?); convert the column to Datetime('us', 'UTC') before writing"
