@@ -22,6 +22,7 @@ from quantforge.indicators._kernels import (
     rolling_max_nb,
     rolling_mean_std_nb,
     rolling_min_nb,
+    rolling_sum_nb,
     wilder_average_nb,
 )
 
@@ -257,7 +258,9 @@ def bollinger_bands(
     x = as_float_array("values", values)
 
     def run(arr: FloatArray) -> tuple[FloatArray, ...]:
-        mean, std = rolling_mean_std_nb(arr, period, 0)
+        # the middle band is bit-for-bit `sma`, so comparisons with an SMA line are consistent
+        mean = rolling_sum_nb(arr, period) / period
+        std = rolling_mean_std_nb(arr, period, 0)[1]
         return mean + up * std, mean, mean - down * std
 
     upper, middle, lower = by_finite_segments(run, [x], 3)
