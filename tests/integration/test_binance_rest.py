@@ -25,6 +25,7 @@ from quantforge.data.schema import BAR_SCHEMA, BAR_TIME_DTYPE, TRADE_TIME_DTYPE
 from quantforge.data.sources.binance import BinanceClient, SymbolFilters
 from quantforge.errors import (
     ConfigError,
+    DataFormatError,
     DataSourceError,
     ExchangeAPIError,
     InvalidSymbolError,
@@ -236,6 +237,14 @@ def test_other_client_error_is_not_retried(fake: FakeBinance) -> None:
     with make_client(fake) as client, pytest.raises(ExchangeAPIError, match="-1104") as info:
         client.fetch_klines("BTCUSDT", "1m", "2024-01-01", "2024-01-02")
     assert not isinstance(info.value, InvalidSymbolError)
+    assert len(fake.requests) == 1
+
+
+@pytest.mark.parametrize("body", [b"<html>maintenance</html>", [[1704067200000, "1.0"]], {"a": 1}])
+def test_malformed_body_is_a_format_error(fake: FakeBinance, body: object) -> None:
+    fake.script(KLINES, Scripted(200, body))
+    with make_client(fake) as client, pytest.raises(DataFormatError, match="base URL"):
+        client.fetch_klines("BTCUSDT", "1m", "2024-01-01", "2024-01-02")
     assert len(fake.requests) == 1
 
 

@@ -594,11 +594,15 @@ class BinanceClient:
             response = self._get("/api/v3/klines", params)
             now_ms = self._server_now_ms(response)
             page = self._json(response)
-            if not isinstance(page, list):
-                msg = f"klines response for {symbol} {iv} is not a list: {str(page)[:120]}"
-                raise DataFormatError(msg)
+            _expect_list(page, f"klines {symbol} {iv}")
             unfinished = False
             for row in page:
+                if not isinstance(row, list) or len(row) < 11:
+                    msg = (
+                        f"klines {symbol} {iv}: row {str(row)[:80]} is not a 12-field kline; check "
+                        "that the base URL serves the Binance spot API"
+                    )
+                    raise DataFormatError(msg)
                 open_time, close_time = int(row[0]), int(row[6])
                 if open_time <= last_open:
                     log.warning("dropping repeated kline %s %s", symbol, _fmt_ms(open_time))
@@ -660,9 +664,7 @@ class BinanceClient:
         span = max(end_ms - start_ms, 1)
         while True:
             page = self._json(self._get("/api/v3/aggTrades", params))
-            if not isinstance(page, list):
-                msg = f"aggTrades response for {symbol} is not a list: {str(page)[:120]}"
-                raise DataFormatError(msg)
+            _expect_list(page, f"aggTrades {symbol}")
             done = len(page) < self.page_limit
             last_id = rows[-1]["a"] if rows else -1
             for item in page:
@@ -708,9 +710,7 @@ class BinanceClient:
             want = min(self.page_limit, limit_total - len(rows))
             params: dict[str, str | int] = {"symbol": symbol, "fromId": next_id, "limit": want}
             page = self._json(self._get("/api/v3/historicalTrades", params))
-            if not isinstance(page, list):
-                msg = f"historicalTrades response for {symbol} is not a list: {str(page)[:120]}"
-                raise DataFormatError(msg)
+            _expect_list(page, f"historicalTrades {symbol}")
             for item in page:
                 if int(item["id"]) >= next_id and len(rows) < limit_total:
                     rows.append(item)
@@ -773,6 +773,12 @@ def _retry_after_s(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max((when - datetime.now(tz=UTC)).total_seconds(), 0.0)
+
+
+def _expect_list(page: Any, what: str) -> None:
+    if not isinstance(page, list):
+        msg = f"{what}: the response is not a list ({str(page)[:80]}); check the base URL"
+        raise DataFormatError(msg)
 
 
 def _binance_interval(interval: str) -> str:
