@@ -456,8 +456,11 @@ class Catalog:
             scan = scan.filter(time >= pl.lit(lo).cast(kind.schema[kind.time]))
         if hi is not None:
             scan = scan.filter(time < pl.lit(hi).cast(kind.schema[kind.time]))
-        # files are sorted by key and years ascend, so the concatenation is already sorted
-        return scan.set_sorted(kind.key)
+        if kind.key == kind.time:
+            # bars: files are sorted by open_time and years ascend, so the scan is sorted
+            return scan.set_sorted(kind.key)
+        # trades: ids are sorted per file; sort anyway in case ids do not follow time
+        return scan.sort(kind.key)
 
     def _not_found(self, dataset: str) -> NotFoundError:
         parts = dataset.replace("\\", "/").split("/")[-3:]

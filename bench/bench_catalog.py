@@ -1,0 +1,163 @@
+"""Benchmark the Parquet catalog on real data: write, merge and read throughput (local disk).
+
+Uses ``../shared/data/BTCUSDT-1m.parquet`` (1,052,640 one-minute bars, 2023-12 → 2025-11);
+exits with a message when it is absent. Every figure is the median of ``--runs`` warm runs.
+
+Target (ARCHITECTURE/issue): read one year of 1-minute bars (525,600 rows) for one symbol in
+≤ 30 ms warm.
+
+    python bench/bench_catalog.py [--runs 7] [--data PATH] [--json-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from quantforge.data.catalog import Catalog
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "BTCUSDT-1m.parquet"
+
+
+def timed(fn: Callable[[], Any], runs: int, *, warmup: int = 1) -> tuple[float, Any]:
+    """Return (median seconds over ``runs`` calls after ``warmup`` calls, last result)."""
+    result = None
+    for _ in range(warmup):
+        result = fn()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = fn()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples), result
+
+
+def folder_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("data.parquet"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--json-only", action="store_true")
+    args = parser.parse_args()
+    if not args.data.is_file():
+        print(f"skipped: {args.data} not found (needs ../shared/data, see MANIFEST.md)")
+        return 0
+
+    bars = pl.read_parquet(args.data)
+    rows = bars.height
+    last_day = bars.tail(1440)
+    results: list[dict[str, Any]] = []
+
+    def record(name: str, seconds: float, n_rows: int, note: str = "") -> None:
+        results.append(
+            {
+                "name": name,
+                "ms": round(seconds * 1000, 2),
+                "rows": n_rows,
+                "rows_per_s": round(n_rows / seconds) if seconds > 0 else None,
+                "note": note,
+            }
+        )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        counter = iter(range(10_000))
+
+        def fresh_write() -> Any:
+            cat = Catalog(Path(tmp) / f"w{next(counter)}")
+            return cat.write_bars(bars, symbol="BTCUSDT", interval="1m")
+
+        seconds, _ = timed(fresh_write, max(3, args.runs // 2), warmup=0)
+        record("write all (empty catalog)", seconds, rows, "3 year partitions, zstd")
+
+        root = Path(tmp) / "main"
+        cat = Catalog(root)
+        cat.write_bars(bars, symbol="BTCUSDT", interval="1m")
+        size = folder_bytes(root)
+
+        seconds, report = timed(
+            lambda: cat.write_bars(bars, symbol="BTCUSDT", interval="1m"), args.runs
+        )
+        assert report.rows_new == 0
+        record("re-import same rows (no-op)", seconds, rows, "merge + compare, no rewrite")
+
+        seconds, _ = timed(
+            lambda: cat.write_bars(last_day, symbol="BTCUSDT", interval="1m"), args.runs
+        )
+        record("merge 1 day into a year", seconds, last_day.height, "sync-sized write")
+
+        versions = [last_day.with_columns(pl.col("close") + 0.01), last_day]
+        turn = iter(range(10_000))
+
+        def overwrite() -> Any:  # alternate two versions so every call really rewrites
+            frame = versions[next(turn) % 2]
+            return cat.write_bars(frame, symbol="BTCUSDT", interval="1m")
+
+        seconds, _ = timed(overwrite, args.runs)
+        record("overwrite 1 day (rewrite year)", seconds, last_day.height, "partition rewritten")
+
+        window = ("2024-12-01", "2025-12-01")  # 365 days = 525,600 rows, two partitions
+        seconds, year = timed(
+            lambda: cat.read_bars("BTCUSDT", "1m", start=window[0], end=window[1]), args.runs
+        )
+        assert year.height == 525_600, year.height
+        record("read 365 days (525,600 rows)", seconds, year.height, "target <= 30 ms")
+
+        seconds, full = timed(
+            lambda: cat.read_bars("BTCUSDT", "1m", start="2024-01-01", end="2025-01-01"),
+            args.runs,
+        )
+        record("read calendar year 2024", seconds, full.height, "one partition, no filter")
+
+        seconds, week = timed(
+            lambda: cat.read_bars("BTCUSDT", "1m", start="2024-06-01", end="2024-06-08"),
+            args.runs,
+        )
+        record("read 1 week", seconds, week.height, "row-group pruning")
+
+        seconds, everything = timed(lambda: cat.read_bars("BTCUSDT", "1m"), args.runs)
+        record("read all", seconds, everything.height, "")
+
+        seconds, _ = timed(lambda: cat.last_time("BTCUSDT", "1m"), args.runs)
+        record("last_time", seconds, 1, "")
+
+        seconds, infos = timed(cat.datasets, args.runs)
+        record("datasets() (gaps from data)", seconds, infos[0].rows, "")
+
+    payload = {
+        "benchmark": "catalog",
+        "data": str(args.data),
+        "rows": rows,
+        "bytes_on_disk": size,
+        "runs": args.runs,
+        "python": platform.python_version(),
+        "polars": pl.__version__,
+        "cpus": os.cpu_count(),
+        "results": results,
+    }
+    print(json.dumps(payload, indent=2))
+    if not args.json_only:
+        print()
+        print(f"{'case':34} {'median ms':>10} {'rows':>10} {'Mrows/s':>8}  note")
+        for r in results:
+            mrows = f"{r['rows_per_s'] / 1e6:.2f}" if r["rows_per_s"] else "-"
+            print(f"{r['name']:34} {r['ms']:>10.2f} {r['rows']:>10,} {mrows:>8}  {r['note']}")
+        print(f"catalog size on disk: {size / 1e6:.1f} MB for {rows:,} rows")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
