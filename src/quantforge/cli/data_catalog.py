@@ -133,8 +133,7 @@ def sync(
 ) -> None:
     """Fetch the bars that closed since the catalog's last bar (safe to run from cron).
 
-    Command-line values override the config file. Each dataset resumes at its last bar plus one
-    interval; empty datasets start at --since.
+    Options override the config file. Datasets resume after their last bar; empty ones at --since.
     """
     from quantforge.data.sources.binance import BinanceClient
 
