@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 from tests.fakes.binance_server import FakeBinance, Scripted
 
-from quantforge.data.sources.binance_public import BinancePublicData, DumpSpec, dump_periods
+from quantforge.data.sources.binance_public import (
+    BinancePublicData,
+    DumpSpec,
+    dump_periods,
+    plan_dumps,
+)
 from quantforge.errors import ChecksumError, ConfigError, DataSourceError, NotFoundError
 
 SPOT = "fixtures/public-data/spot"
@@ -226,3 +231,62 @@ def test_server_error_exhaustion(fake: FakeBinance, tmp_path: Path) -> None:
     spec = DumpSpec.create("BTCUSDT", "klines", "2023-03-24", interval="1m")
     with dumps(fake, max_retries=2) as client, pytest.raises(DataSourceError, match="3 attempts"):
         client.download(spec, tmp_path)
+
+
+# -- planning and ranges -----------------------------------------------------------------------
+def test_plan_uses_monthly_files_for_whole_months() -> None:
+    names = [
+        s.file_name
+        for s in plan_dumps("BTCUSDT", "klines", "2024-11-30", "2025-01-02", interval="1m")
+    ]
+    assert names == [
+        "BTCUSDT-1m-2024-11-30.zip",
+        "BTCUSDT-1m-2024-12.zip",
+        "BTCUSDT-1m-2025-01-01.zip",
+    ]
+    whole = plan_dumps("ETHUSDT", "trades", "2024-01-01", "2024-03-01")
+    assert [(s.frequency, s.period) for s in whole] == [
+        ("monthly", date(2024, 1, 1)),
+        ("monthly", date(2024, 2, 1)),
+    ]
+    weekly = plan_dumps("BTCUSDT", "klines", "2024-01-15", "2024-03-01", interval="1w")
+    assert [s.file_name for s in weekly] == ["BTCUSDT-1w-2024-01.zip", "BTCUSDT-1w-2024-02.zip"]
+    assert plan_dumps("BTCUSDT", "klines", "2024-01-01", "2024-01-01", interval="1m") == []
+
+
+def test_download_range_mixes_monthly_and_daily(
+    fake: FakeBinance, shared_data: Path, tmp_path: Path
+) -> None:
+    # a "monthly" file holding the one real December day we have
+    monthly = "/data/spot/monthly/klines/BTCUSDT/1m/BTCUSDT-1m-2024-12.zip"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        csv = (shared_data / SPOT / "BTCUSDT-1m-2024-12-31.csv").read_bytes()
+        zf.writestr("BTCUSDT-1m-2024-12.csv", csv)
+    fake.add_file(monthly, buffer.getvalue())
+    fake.add_file(monthly + ".CHECKSUM", checksum_line(buffer.getvalue(), "BTCUSDT-1m-2024-12.zip"))
+    specs = plan_dumps("BTCUSDT", "klines", "2024-11-30", "2025-01-02", interval="1m")
+    seen: set[str] = set()
+    with dumps(fake) as client:
+        got = client.download_range(specs, tmp_path, progress=lambda n, d, t: seen.add(n))
+    assert [d.frame.height for d in got] == [1440, 1440]  # 2024-11-30 is not served: skipped
+    assert got[0].frame["open_time"][0] == datetime(2024, 12, 31, tzinfo=UTC)
+    assert got[1].frame["open_time"][0] == datetime(2025, 1, 1, tzinfo=UTC)
+    assert seen == {"BTCUSDT-1m-2024-12.zip", "BTCUSDT-1m-2025-01-01.zip"}
+
+
+def test_unpublished_month_falls_back_to_daily_files(
+    fake: FakeBinance, shared_data: Path, tmp_path: Path
+) -> None:
+    daily = "/data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2024-12-31.zip"
+    content = zip_of(shared_data / SPOT / "BTCUSDT-1m-2024-12-31.csv")
+    fake.add_file(daily, content)
+    fake.add_file(daily + ".CHECKSUM", checksum_line(content, "BTCUSDT-1m-2024-12-31.zip"))
+    specs = plan_dumps("BTCUSDT", "klines", "2024-12-01", "2025-01-01", interval="1m")
+    assert [s.frequency for s in specs] == ["monthly"]
+    with dumps(fake) as client:
+        got = client.download_range(specs, tmp_path)
+    assert [d.frame.height for d in got] == [1440]
+    paths = [r.path for r in fake.requests]
+    assert paths[0].endswith("BTCUSDT-1m-2024-12.zip.CHECKSUM")
+    assert len(paths) == 1 + 31 + 1  # monthly checksum, 31 daily checksums, one zip

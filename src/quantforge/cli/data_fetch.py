@@ -38,7 +38,7 @@ from quantforge.cli._app import (
 from quantforge.config import DEFAULT_BINANCE_BASE_URL, DEFAULT_BINANCE_DATA_URL, DEFAULT_CATALOG
 from quantforge.data.catalog import Catalog, WriteReport
 from quantforge.data.schema import AGG_TRADES_KIND, BAR_TIME, TRADE_TIME, normalize_interval
-from quantforge.errors import ConfigError
+from quantforge.errors import ConfigError, NotFoundError
 
 __all__ = ["fetch"]
 
@@ -129,35 +129,23 @@ def _fetch_dumps(
     end: datetime,
     keep: str | None,
 ) -> pl.DataFrame:
-    from quantforge.data.sources.binance_public import BinancePublicData, DumpSpec, dump_periods
+    from quantforge.data.sources.binance_public import BinancePublicData, plan_dumps
 
-    monthly = interval in ("3d", "1w", "1M")
-    frequency = "monthly" if monthly else "daily"
     kind = "klines" if interval is not None else AGG_TRADES_KIND
-    specs = [
-        DumpSpec.create(symbol, kind, day, interval=interval, frequency=frequency)
-        for day in dump_periods(start.date(), _day_after(end), frequency)
-    ]
-    frames: list[pl.DataFrame] = []
+    specs = plan_dumps(symbol, kind, start.date(), _day_after(end), interval=interval)
     with (
         tempfile.TemporaryDirectory(prefix="quantforge-dumps-") as scratch,
         BinancePublicData(data_url) as client,
         _progress("bytes") as update,
     ):
-        folder = keep if keep is not None else scratch
-        for spec in specs:
-
-            def progress(done: int, total: int, name: str = spec.file_name) -> None:
-                update(name, done, total)
-
-            for dump in client.iter_downloads([spec], folder, skip_missing=True, progress=progress):
-                frames.append(dump.frame)
+        dumps = client.download_range(specs, keep or scratch, progress=update)
+        frames = [dump.frame for dump in dumps]
     if not frames:
         msg = (
             f"no {kind} dumps for {symbol} between {_fmt(start)} and {_fmt(end)} are published; "
             "check the symbol and dates, or use --source rest"
         )
-        raise ConfigError(msg)
+        raise NotFoundError(msg)
     return pl.concat(frames, how="diagonal_relaxed")
 
 

@@ -50,6 +50,7 @@ __all__ = [
     "BinancePublicData",
     "DumpSpec",
     "dump_periods",
+    "plan_dumps",
 ]
 
 log = logging.getLogger(__name__)
@@ -189,8 +190,52 @@ def dump_periods(start: date | str, end: date | str, frequency: str) -> list[dat
     month = first.replace(day=1)
     while month < stop:
         out.append(month)
-        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        month = _next_month(month)
     return out
+
+
+def plan_dumps(
+    symbol: str,
+    kind: str,
+    start: date | str,
+    end: date | str,
+    *,
+    interval: str | None = None,
+    market: str = "spot",
+) -> list[DumpSpec]:
+    """Return the dump files covering the days in [start, end): monthly files for whole
+    months, daily files for the partial months at either end (monthly only for 3d/1w/1M).
+
+    Examples
+    --------
+    >>> [s.file_name for s in plan_dumps("BTCUSDT", "aggTrades", "2024-01-30", "2024-03-02")]
+    ['BTCUSDT-aggTrades-2024-01-30.zip', 'BTCUSDT-aggTrades-2024-01-31.zip', \
+'BTCUSDT-aggTrades-2024-02.zip', 'BTCUSDT-aggTrades-2024-03-01.zip']
+    """
+    first, stop = _to_date(start), _to_date(end)
+    iv = None if interval is None else ("1M" if interval.strip() in ("1M", "1mo") else interval)
+    if iv in _MONTHLY_ONLY:
+        return [
+            DumpSpec.create(symbol, kind, m, interval=iv, frequency="monthly", market=market)
+            for m in dump_periods(first, stop, "monthly")
+        ]
+    specs: list[DumpSpec] = []
+    day = first
+    while day < stop:
+        next_month = _next_month(day)
+        if day.day == 1 and next_month <= stop:
+            specs.append(
+                DumpSpec.create(symbol, kind, day, interval=iv, frequency="monthly", market=market)
+            )
+            day = next_month
+        else:
+            specs.append(DumpSpec.create(symbol, kind, day, interval=iv, market=market))
+            day = date.fromordinal(day.toordinal() + 1)
+    return specs
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
 class _Retryable(Exception):
@@ -345,6 +390,55 @@ class BinancePublicData:
                     raise
                 log.warning("%s is not published; skipped", spec.url(self.base_url))
 
+    def download_range(
+        self,
+        specs: list[DumpSpec],
+        folder: str | os.PathLike[str],
+        *,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> list[DumpFile]:
+        """Download planned dumps (see `plan_dumps`), skipping files that are not published.
+
+        A monthly file that is not published yet (they appear on the first Monday of the next
+        month) is replaced by the daily files of that month.
+
+        Parameters
+        ----------
+        specs
+            Files to fetch, in order.
+        folder
+            Destination folder.
+        progress
+            Called with (file name, bytes so far, total bytes) while each zip streams.
+
+        Returns
+        -------
+        list[DumpFile]
+            The parsed files that exist, in order.
+        """
+        out: list[DumpFile] = []
+        queue = list(specs)
+        while queue:
+            spec = queue.pop(0)
+            on_bytes = None
+            if progress is not None:
+                on_bytes = _bind(progress, spec.file_name)
+            try:
+                out.append(self.download(spec, folder, progress=on_bytes))
+            except NotFoundError:
+                if spec.frequency == "monthly" and spec.interval not in _MONTHLY_ONLY:
+                    log.info("%s not published yet; using daily files", spec.file_name)
+                    days = [
+                        DumpSpec.create(
+                            spec.symbol, spec.kind, day, interval=spec.interval, market=spec.market
+                        )
+                        for day in dump_periods(spec.period, _next_month(spec.period), "daily")
+                    ]
+                    queue[:0] = days
+                else:
+                    log.warning("%s is not published; skipped", spec.url(self.base_url))
+        return out
+
     # -- HTTP --------------------------------------------------------------------------------
     def _retrying(self) -> Retrying:
         def wait(state: RetryCallState) -> float:
@@ -426,6 +520,13 @@ class BinancePublicData:
         result = self._run(attempt, url)
         assert isinstance(result, Path)
         return result
+
+
+def _bind(progress: Callable[[str, int, int], None], name: str) -> ProgressCallback:
+    def callback(done: int, total: int) -> None:
+        progress(name, done, total)
+
+    return callback
 
 
 def _transport_error(url: str, exc: httpx.TransportError) -> _Retryable:
