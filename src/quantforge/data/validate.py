@@ -27,7 +27,13 @@ from typing import Final
 import numpy as np
 import polars as pl
 
-from quantforge.data.schema import BAR_TIME, OHLCV, interval_every, normalize_interval
+from quantforge.data.schema import (
+    BAR_TIME,
+    OHLCV,
+    interval_every,
+    interval_ms,
+    normalize_interval,
+)
 from quantforge.errors import DataValidationError
 
 log = logging.getLogger(__name__)
@@ -179,16 +185,21 @@ def check_bars(
     _require_columns(df)
     times = df[BAR_TIME]
     n = df.height
-    flags = df.select(**_row_flags(df, iv))
+    flag_exprs = _row_flags(df, iv)
+    counts = df.select(**{k: e.sum() for k, e in flag_exprs.items()}).row(0, named=True)
 
-    # ordering and duplicates on the raw order
-    diffs = times.diff().drop_nulls()
-    zero = dt.timedelta(0)
-    non_monotonic = int((diffs < zero).sum())
-    duplicates = int(n - times.n_unique())
+    # ordering and duplicates on the raw order (integer epochs: fast and exact)
+    epoch = times.dt.epoch("ms").to_numpy()
+    steps = np.diff(epoch)
+    non_monotonic = int((steps < 0).sum())
+    strictly_increasing = bool((steps > 0).all())
+    duplicates = 0 if strictly_increasing else int(n - times.n_unique())
 
     # gaps on the sorted, unique, on-grid timestamps
-    grid = df.filter(~flags["off_grid"]).select(BAR_TIME).unique().sort(BAR_TIME)[BAR_TIME]
+    if strictly_increasing and counts["off_grid"] == 0:
+        grid = times
+    else:
+        grid = df.filter(~flag_exprs["off_grid"]).select(BAR_TIME).unique().sort(BAR_TIME)[BAR_TIME]
     top_gaps, missing, n_gaps = _gaps(grid, iv)
     largest = top_gaps[0] if top_gaps else None
 
@@ -200,16 +211,16 @@ def check_bars(
         last=times.max() if n else None,  # type: ignore[arg-type]
         duplicates=duplicates,
         non_monotonic=non_monotonic,
-        off_grid=int(flags["off_grid"].sum()),
+        off_grid=int(counts["off_grid"]),
         missing_slots=missing,
         gaps=n_gaps,
         largest_gap=largest.missing if largest else 0,
         largest_gap_start=largest.start if largest else None,
-        ohlc_violations=int(flags["ohlc_invariant"].sum()),
-        non_positive_prices=int(flags["non_positive_price"].sum()),
-        negative_volume=int(flags["negative_volume"].sum()),
-        taker_buy_exceeds_volume=int(flags["taker_buy_gt_volume"].sum()),
-        nan_rows=int(flags["nan"].sum()),
+        ohlc_violations=int(counts["ohlc_invariant"]),
+        non_positive_prices=int(counts["non_positive_price"]),
+        negative_volume=int(counts["negative_volume"]),
+        taker_buy_exceeds_volume=int(counts["taker_buy_gt_volume"]),
+        nan_rows=int(counts["nan"]),
         outliers=outliers,
         zero_volume=int((df["volume"] == 0).sum()),
         outlier_threshold=outlier_z,
@@ -303,7 +314,11 @@ def _row_flags(df: pl.DataFrame, interval: str) -> dict[str, pl.Expr]:
     non_pos = pl.any_horizontal([x <= 0 for x in (o, h, lo, c)])
     ohlc = (lo > pl.min_horizontal(o, c)) | (h < pl.max_horizontal(o, c)) | (lo > h)
     t = pl.col(BAR_TIME)
-    off_grid = t.ne(t.dt.truncate(interval_every(interval)))
+    step = _fixed_step_ms(interval)
+    if step is not None:
+        off_grid = (t.dt.epoch("ms") % step) != 0
+    else:  # weeks open on Monday, months on the 1st: let the calendar decide
+        off_grid = t.ne(t.dt.truncate(interval_every(interval)))
     if "taker_buy_base" in df.columns:
         taker = (pl.col("taker_buy_base") > v).fill_null(False)
     else:
@@ -316,6 +331,13 @@ def _row_flags(df: pl.DataFrame, interval: str) -> dict[str, pl.Expr]:
         "taker_buy_gt_volume": taker,
         "off_grid": off_grid.fill_null(True),
     }
+
+
+def _fixed_step_ms(interval: str) -> int | None:
+    """Bar length in ms for intervals aligned to the epoch (s, m, h, d); None for w and M."""
+    if interval[-1] in ("w", "M"):
+        return None
+    return interval_ms(interval)
 
 
 def _gaps(grid: pl.Series, interval: str) -> tuple[tuple[Gap, ...], int, int]:
@@ -360,9 +382,13 @@ def _outliers(
         return 0, ()
     r = np.diff(np.log(close))
     t = ordered[BAR_TIME]
-    adjacent = (t.dt.offset_by(interval_every(interval)).to_physical()[:-1]).to_numpy() == (
-        t.to_physical()[1:].to_numpy()
-    )
+    step = _fixed_step_ms(interval)
+    if step is not None:
+        adjacent = np.diff(t.dt.epoch("ms").to_numpy()) == step
+    else:
+        adjacent = t.dt.offset_by(interval_every(interval)).to_physical()[:-1].to_numpy() == (
+            t.to_physical()[1:].to_numpy()
+        )
     r = np.where(adjacent, r, np.nan)
     if np.isnan(r).all():
         return 0, ()
