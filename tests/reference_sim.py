@@ -9,6 +9,7 @@ tick and lot rounding, min notional, spot vs leveraged accounts, and the same-ba
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -153,8 +154,13 @@ class ReferenceSim:
         self.pos = 0.0 if order.closes else old + order.side * qty
         self.out.fills.append(RefFill(bar, order.side, qty, price, fee, order.tag))
         if old == 0:
-            self.trade = {"side": order.side, "bar": bar, "qty": qty, "in": qty * price,
-                          "fees": fee}
+            self.trade = {
+                "side": order.side,
+                "bar": bar,
+                "qty": qty,
+                "in": qty * price,
+                "fees": fee,
+            }
             self.open_exits(order, bar, price, at_open)
         else:
             # the fast path never adds to a position: this fill closes the trade
@@ -163,9 +169,19 @@ class ReferenceSim:
             t["fees"] += fee
             side = t["side"]
             pnl = side * (qty * price - t["in"]) - t["fees"]
-            self.out.trades.append(RefTrade(side, t["bar"], bar, t["qty"], t["in"] / t["qty"],
-                                            price, t["fees"], pnl,
-                                            order.tag if order.tag != "entry" else "signal"))
+            self.out.trades.append(
+                RefTrade(
+                    side,
+                    t["bar"],
+                    bar,
+                    t["qty"],
+                    t["in"] / t["qty"],
+                    price,
+                    t["fees"],
+                    pnl,
+                    order.tag if order.tag != "entry" else "signal",
+                )
+            )
             self.trade = None
             self.timeout_at = None
             self.orders = [x for x in self.orders if not x.closes]
@@ -174,14 +190,27 @@ class ReferenceSim:
         cfg, side = self.cfg, entry.side
         first = bar if at_open else bar + 1
         if cfg.stop_loss is not None:
-            self.new_order(side=-side, kind="stop", tag="stop", first_bar=first, closes=True,
-                           price=self.tick_round(price * (1 - side * cfg.stop_loss)))
+            self.new_order(
+                side=-side,
+                kind="stop",
+                tag="stop",
+                first_bar=first,
+                closes=True,
+                price=self.tick_round(price * (1 - side * cfg.stop_loss)),
+            )
         if cfg.take_profit is not None:
-            self.new_order(side=-side, kind="limit", tag="take_profit", first_bar=first,
-                           closes=True, price=self.tick_round(price * (1 + side * cfg.take_profit)))
+            self.new_order(
+                side=-side,
+                kind="limit",
+                tag="take_profit",
+                first_bar=first,
+                closes=True,
+                price=self.tick_round(price * (1 + side * cfg.take_profit)),
+            )
         if cfg.trail_pct is not None or cfg.trail_abs is not None:
-            self.new_order(side=-side, kind="trail", tag="trailing", first_bar=first,
-                           closes=True, price=price)
+            self.new_order(
+                side=-side, kind="trail", tag="trailing", first_bar=first, closes=True, price=price
+            )
         self.timeout_at = bar + cfg.timeout - 1 if cfg.timeout else None
 
     # -- one bar -------------------------------------------------------------------------
@@ -218,7 +247,7 @@ class ReferenceSim:
         else:
             low_first = self.pos < 0
         path = [op, lo, hi, cl] if low_first else [op, hi, lo, cl]
-        for a, b in zip(path, path[1:], strict=False):
+        for a, b in itertools.pairwise(path):
             if a != b and self.orders:
                 self.leg(i, a, b)
         # 3. end of bar
@@ -227,8 +256,14 @@ class ReferenceSim:
                 self.orders.remove(x)
         if self.timeout_at is not None and i >= self.timeout_at and self.pos != 0:
             self.timeout_at = None
-            self.new_order(side=-1 if self.pos > 0 else 1, kind="market", tag="timeout",
-                           first_bar=i + 1, closes=True, price=math.nan)
+            self.new_order(
+                side=-1 if self.pos > 0 else 1,
+                kind="market",
+                tag="timeout",
+                first_bar=i + 1,
+                closes=True,
+                price=math.nan,
+            )
 
     def leg(self, i: int, a: float, b: float) -> None:
         up = b > a
@@ -275,17 +310,33 @@ class ReferenceSim:
             return
         self.orders = [x for x in self.orders if x.tag != "entry"]
         if close:
-            self.new_order(side=-1 if self.pos > 0 else 1, kind="market", tag="signal",
-                           first_bar=i + 1, closes=True, price=math.nan)
+            self.new_order(
+                side=-1 if self.pos > 0 else 1,
+                kind="market",
+                tag="signal",
+                first_bar=i + 1,
+                closes=True,
+                price=math.nan,
+            )
         if go_long or go_short:
             lim = limit[i] if limit is not None else math.nan
             if math.isnan(lim):
-                self.new_order(side=1 if go_long else -1, kind="market", tag="entry",
-                               first_bar=i + 1, price=math.nan)
+                self.new_order(
+                    side=1 if go_long else -1,
+                    kind="market",
+                    tag="entry",
+                    first_bar=i + 1,
+                    price=math.nan,
+                )
             else:
-                self.new_order(side=1 if go_long else -1, kind="limit", tag="entry",
-                               first_bar=i + 1, last_bar=i + self.cfg.entry_valid_bars,
-                               price=self.tick_round(lim))
+                self.new_order(
+                    side=1 if go_long else -1,
+                    kind="limit",
+                    tag="entry",
+                    first_bar=i + 1,
+                    last_bar=i + self.cfg.entry_valid_bars,
+                    price=self.tick_round(lim),
+                )
 
     def run(self, le, lx, se, sx, limit=None) -> RefResult:
         for i in range(len(self.o)):
@@ -297,9 +348,19 @@ class ReferenceSim:
             t = self.trade
             q = abs(self.pos)
             pnl = t["side"] * (q * self.c[-1] - t["in"]) - t["fees"]
-            self.out.trades.append(RefTrade(t["side"], t["bar"], len(self.o) - 1, t["qty"],
-                                            t["in"] / t["qty"], self.c[-1], t["fees"], pnl,
-                                            "end_of_data"))
+            self.out.trades.append(
+                RefTrade(
+                    t["side"],
+                    t["bar"],
+                    len(self.o) - 1,
+                    t["qty"],
+                    t["in"] / t["qty"],
+                    self.c[-1],
+                    t["fees"],
+                    pnl,
+                    "end_of_data",
+                )
+            )
         return self.out
 
 

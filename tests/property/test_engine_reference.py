@@ -70,16 +70,25 @@ def configs(draw):
 def run_kernel(cfg: RefConfig, op, hi, lo, cl, sig, limit):
     n = op.shape[0]
     slip = FixedBps(cfg.slip_bps) if cfg.slip_bps > 0 else NoSlippage()
-    inst = Instrument(tick_size=cfg.tick, lot_size=cfg.lot, min_notional=cfg.min_notional,
-                      market="spot" if cfg.spot else "linear_perp", leverage=cfg.leverage)
+    inst = Instrument(
+        tick_size=cfg.tick,
+        lot_size=cfg.lot,
+        min_notional=cfg.min_notional,
+        market="spot" if cfg.spot else "linear_perp",
+        leverage=cfg.leverage,
+    )
     params = lower_params(Fees(cfg.maker, cfg.taker), slip, inst, cfg.rule)  # type: ignore[arg-type]
     trail = None
     if cfg.trail_pct is not None:
         trail = TrailingStop(percent=cfg.trail_pct)
     elif cfg.trail_abs is not None:
         trail = TrailingStop(absolute=cfg.trail_abs)
-    rules = ExitRules(stop_loss=cfg.stop_loss, take_profit=cfg.take_profit, trailing=trail,
-                      timeout_bars=cfg.timeout)
+    rules = ExitRules(
+        stop_loss=cfg.stop_loss,
+        take_profit=cfg.take_profit,
+        trailing=trail,
+        timeout_bars=cfg.timeout,
+    )
     sl, tp, tk, tv, to = rules.lower()
     mode = {"qty": SizeMode.QTY, "notional": SizeMode.NOTIONAL, "pct": SizeMode.PERCENT_EQUITY}
     state = SimState(n, cfg.cash, capacity=64)
@@ -87,18 +96,48 @@ def run_kernel(cfg: RefConfig, op, hi, lo, cl, sig, limit):
     start = 0
     while start < n:
         start = k.simulate_signals_nb(
-            start, op, hi, lo, cl, np.ones(n), np.full(n, np.nan), *sig, lim,
-            int(mode[cfg.size_mode]), np.full(n, cfg.size), sl, tp, tk, tv, to,
-            cfg.entry_valid_bars, state.orders, state.active, state.fills, state.trades,
-            state.fs, state.ist, params, state.cash_out, state.pos_out)
+            start,
+            op,
+            hi,
+            lo,
+            cl,
+            np.ones(n),
+            np.full(n, np.nan),
+            *sig,
+            lim,
+            int(mode[cfg.size_mode]),
+            np.full(n, cfg.size),
+            sl,
+            tp,
+            tk,
+            tv,
+            to,
+            cfg.entry_valid_bars,
+            state.orders,
+            state.active,
+            state.fills,
+            state.trades,
+            state.fs,
+            state.ist,
+            params,
+            state.cash_out,
+            state.pos_out,
+        )
         if start < n:
             state.grow()
     k.close_open_trade_nb(state.trades, state.fs, state.ist, n - 1, cl[-1])
     return state
 
 
-TAGS = {0: "entry", 1: "signal", 2: "stop", 3: "take_profit", 4: "trailing", 5: "timeout",
-        8: "end_of_data"}
+TAGS = {
+    0: "entry",
+    1: "signal",
+    2: "stop",
+    3: "take_profit",
+    4: "trailing",
+    5: "timeout",
+    8: "end_of_data",
+}
 
 
 def assert_same(state, ref) -> None:
@@ -113,8 +152,12 @@ def assert_same(state, ref) -> None:
     trades = state.trades[: state.ist[k.I_NTRADE]]
     assert len(trades) == len(ref.trades)
     for t, r in zip(trades, ref.trades, strict=True):
-        assert (int(t["side"]), int(t["entry_bar"]), int(t["exit_bar"]),
-                TAGS[int(t["exit_reason"])]) == (r.side, r.entry_bar, r.exit_bar, r.exit_reason)
+        assert (
+            int(t["side"]),
+            int(t["entry_bar"]),
+            int(t["exit_bar"]),
+            TAGS[int(t["exit_reason"])],
+        ) == (r.side, r.entry_bar, r.exit_bar, r.exit_reason)
         assert math.isclose(t["pnl"], r.pnl, rel_tol=1e-9, abs_tol=1e-7)
         assert math.isclose(t["exit_price"], r.exit_price, rel_tol=1e-12)
     np.testing.assert_allclose(state.cash_out, ref.cash, rtol=1e-10, atol=1e-7)

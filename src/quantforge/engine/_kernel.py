@@ -2,8 +2,8 @@
 
 Everything here is ``@njit(cache=True)``: arrays and scalars in, arrays mutated in place. The Python
 front-ends (`engine.backtest`, `engine.events`) validate inputs, allocate the state arrays and turn
-the records back into frames. Codes are the `IntEnum` values of `engine.records` (duplicated below as
-plain ints because Numba compiles module-level ints as constants).
+the records back into frames. Codes are the `IntEnum` values of `engine.records` (duplicated
+below as plain ints because Numba compiles module-level ints as constants).
 
 State lives in five arrays so either front-end can stop after any bar and resume:
 
@@ -169,9 +169,8 @@ def slip_price_nb(price, side, qty, i, hi, lo, vol, atr, params):
     elif kind == SL_ATR:
         if i > 0 and np.isfinite(atr[i - 1]):
             p = price + side * v * atr[i - 1]
-    elif kind == SL_SQRT:
-        if i > 0 and vol[i - 1] > 0.0:
-            p = price * (1.0 + side * v * math.sqrt(qty / vol[i - 1]))
+    elif kind == SL_SQRT and i > 0 and vol[i - 1] > 0.0:
+        p = price * (1.0 + side * v * math.sqrt(qty / vol[i - 1]))
     tick = params[P_TICK]
     if tick > 0.0 and kind != SL_NONE:
         if side > 0:
@@ -251,9 +250,9 @@ def submit_nb(
     o.fee = 0.0
     o.liquidity = -1
     bad = False
-    if (kind == LIMIT or kind == STOP_LIMIT) and not (o.limit > 0.0):
+    if (kind in (LIMIT, STOP_LIMIT)) and not (o.limit > 0.0):
         bad = True
-    if (kind == STOP or kind == STOP_LIMIT) and not (o.stop > 0.0):
+    if (kind in (STOP, STOP_LIMIT)) and not (o.stop > 0.0):
         bad = True
     if kind == TRAILING_STOP and not (trail_value > 0.0 and trail_ref > 0.0):
         bad = True
@@ -285,15 +284,89 @@ def _spawn_exits_nb(orders, active, ist, params, k, i, price, pos_side, at_open,
         tp = price * (1.0 + pos_side * o.tp_pct)
     nan = np.nan
     if np.isfinite(sl):
-        submit_nb(orders, active, ist, params, i, ab, STOP, -pos_side, S_CLOSE, 0.0, nan, sl,
-                  GTC, 0, T_STOP, 1, nan, nan, nan, nan, TR_NONE, nan, nan, 0, k)
+        submit_nb(
+            orders,
+            active,
+            ist,
+            params,
+            i,
+            ab,
+            STOP,
+            -pos_side,
+            S_CLOSE,
+            0.0,
+            nan,
+            sl,
+            GTC,
+            0,
+            T_STOP,
+            1,
+            nan,
+            nan,
+            nan,
+            nan,
+            TR_NONE,
+            nan,
+            nan,
+            0,
+            k,
+        )
     if np.isfinite(tp):
-        submit_nb(orders, active, ist, params, i, ab, LIMIT, -pos_side, S_CLOSE, 0.0, tp, nan,
-                  GTC, 0, T_TAKE_PROFIT, 1, nan, nan, nan, nan, TR_NONE, nan, nan, 0, k)
+        submit_nb(
+            orders,
+            active,
+            ist,
+            params,
+            i,
+            ab,
+            LIMIT,
+            -pos_side,
+            S_CLOSE,
+            0.0,
+            tp,
+            nan,
+            GTC,
+            0,
+            T_TAKE_PROFIT,
+            1,
+            nan,
+            nan,
+            nan,
+            nan,
+            TR_NONE,
+            nan,
+            nan,
+            0,
+            k,
+        )
     if o.child_trail_kind != TR_NONE:
-        submit_nb(orders, active, ist, params, i, ab, TRAILING_STOP, -pos_side, S_CLOSE, 0.0,
-                  nan, nan, GTC, 0, T_TRAILING, 1, nan, nan, nan, nan, o.child_trail_kind,
-                  o.child_trail_value, price, 0, k)
+        submit_nb(
+            orders,
+            active,
+            ist,
+            params,
+            i,
+            ab,
+            TRAILING_STOP,
+            -pos_side,
+            S_CLOSE,
+            0.0,
+            nan,
+            nan,
+            GTC,
+            0,
+            T_TRAILING,
+            1,
+            nan,
+            nan,
+            nan,
+            nan,
+            o.child_trail_kind,
+            o.child_trail_value,
+            price,
+            0,
+            k,
+        )
     if o.timeout_bars > 0:
         ist[I_TIMEOUT_AT] = i + o.timeout_bars - 1
     else:
@@ -367,8 +440,25 @@ def _size_nb(o, price, pos, cash, fee_rate, lot, closing):
 
 
 @njit(cache=True)
-def fill_nb(orders, active, fills, trades, fs, ist, params, k, i, base, slipped, liq, at_open,
-            hi, lo, vol, atr):
+def fill_nb(
+    orders,
+    active,
+    fills,
+    trades,
+    fs,
+    ist,
+    params,
+    k,
+    i,
+    base,
+    slipped,
+    liq,
+    at_open,
+    hi,
+    lo,
+    vol,
+    atr,
+):
     """Fill order ``k`` on bar ``i`` at ``base`` (plus slippage when ``slipped``); return True.
 
     Resolves the quantity, applies lot/min-notional/funds/spot checks (a failed check marks the
@@ -508,24 +598,92 @@ def _open_phase_nb(orders, active, fills, trades, fs, ist, params, i, op, hi, lo
             continue
         side = o.side
         if o.kind == MARKET:
-            fill_nb(orders, active, fills, trades, fs, ist, params, k, i, px, True, TAKER, True,
-                    hi, lo, vol, atr)
+            fill_nb(
+                orders,
+                active,
+                fills,
+                trades,
+                fs,
+                ist,
+                params,
+                k,
+                i,
+                px,
+                True,
+                TAKER,
+                True,
+                hi,
+                lo,
+                vol,
+                atr,
+            )
             continue
         level, is_limit = _level_nb(o, i, atr)
         if is_limit:
             if side * (level - px) >= 0.0:
                 liq = MAKER if o.arrived == 1 else TAKER
-                fill_nb(orders, active, fills, trades, fs, ist, params, k, i, px, False, liq,
-                        True, hi, lo, vol, atr)
+                fill_nb(
+                    orders,
+                    active,
+                    fills,
+                    trades,
+                    fs,
+                    ist,
+                    params,
+                    k,
+                    i,
+                    px,
+                    False,
+                    liq,
+                    True,
+                    hi,
+                    lo,
+                    vol,
+                    atr,
+                )
         elif side * (px - level) >= 0.0:
             if o.kind == STOP_LIMIT:
                 o.triggered = 1
                 if side * (o.limit - px) >= 0.0:
-                    fill_nb(orders, active, fills, trades, fs, ist, params, k, i, px, False,
-                            TAKER, True, hi, lo, vol, atr)
+                    fill_nb(
+                        orders,
+                        active,
+                        fills,
+                        trades,
+                        fs,
+                        ist,
+                        params,
+                        k,
+                        i,
+                        px,
+                        False,
+                        TAKER,
+                        True,
+                        hi,
+                        lo,
+                        vol,
+                        atr,
+                    )
             else:
-                fill_nb(orders, active, fills, trades, fs, ist, params, k, i, px, True, TAKER,
-                        True, hi, lo, vol, atr)
+                fill_nb(
+                    orders,
+                    active,
+                    fills,
+                    trades,
+                    fs,
+                    ist,
+                    params,
+                    k,
+                    i,
+                    px,
+                    True,
+                    TAKER,
+                    True,
+                    hi,
+                    lo,
+                    vol,
+                    atr,
+                )
         if o.status == ACTIVE:
             o.arrived = 1
             if o.tif == IOC:
@@ -573,18 +731,69 @@ def _leg_nb(orders, active, fills, trades, fs, ist, params, i, a, b, hi, lo, vol
             break
         o = orders[best]
         if best_lim:
-            fill_nb(orders, active, fills, trades, fs, ist, params, best, i, best_px, False,
-                    MAKER if o.arrived == 1 else TAKER, False, hi, lo, vol, atr)
+            fill_nb(
+                orders,
+                active,
+                fills,
+                trades,
+                fs,
+                ist,
+                params,
+                best,
+                i,
+                best_px,
+                False,
+                MAKER if o.arrived == 1 else TAKER,
+                False,
+                hi,
+                lo,
+                vol,
+                atr,
+            )
         elif o.kind == STOP_LIMIT:
             o.triggered = 1
             o.arrived = 0
             if o.side * (o.limit - best_px) >= 0.0:
-                fill_nb(orders, active, fills, trades, fs, ist, params, best, i, best_px, False,
-                        TAKER, False, hi, lo, vol, atr)
+                fill_nb(
+                    orders,
+                    active,
+                    fills,
+                    trades,
+                    fs,
+                    ist,
+                    params,
+                    best,
+                    i,
+                    best_px,
+                    False,
+                    TAKER,
+                    False,
+                    hi,
+                    lo,
+                    vol,
+                    atr,
+                )
             o.arrived = 1
         else:
-            fill_nb(orders, active, fills, trades, fs, ist, params, best, i, best_px, True, TAKER,
-                    False, hi, lo, vol, atr)
+            fill_nb(
+                orders,
+                active,
+                fills,
+                trades,
+                fs,
+                ist,
+                params,
+                best,
+                i,
+                best_px,
+                True,
+                TAKER,
+                False,
+                hi,
+                lo,
+                vol,
+                atr,
+            )
     # trailing references follow the leg's end
     for j in range(ist[I_NACT]):
         o = orders[active[j]]
@@ -616,8 +825,7 @@ def step_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist,
         if ist[I_NACT] > 0 and x2 != x1:
             _leg_nb(orders, active, fills, trades, fs, ist, params, i, x1, x2, hi, lo, vol, atr)
         if ist[I_NACT] > 0 and cl[i] != x2:
-            _leg_nb(orders, active, fills, trades, fs, ist, params, i, x2, cl[i], hi, lo, vol,
-                    atr)
+            _leg_nb(orders, active, fills, trades, fs, ist, params, i, x2, cl[i], hi, lo, vol, atr)
     # end of bar: expiries, timeout exit, compaction of the working list
     n = 0
     for j in range(ist[I_NACT]):
@@ -635,21 +843,66 @@ def step_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist,
         ist[I_TIMEOUT_AT] = -1
         side = -1 if fs[F_POS] > 0.0 else 1
         nan = np.nan
-        submit_nb(orders, active, ist, params, i, i + 1, MARKET, side, S_CLOSE, 0.0, nan, nan,
-                  GTC, 0, T_TIMEOUT, 1, nan, nan, nan, nan, TR_NONE, nan, nan, 0, -1)
+        submit_nb(
+            orders,
+            active,
+            ist,
+            params,
+            i,
+            i + 1,
+            MARKET,
+            side,
+            S_CLOSE,
+            0.0,
+            nan,
+            nan,
+            GTC,
+            0,
+            T_TIMEOUT,
+            1,
+            nan,
+            nan,
+            nan,
+            nan,
+            TR_NONE,
+            nan,
+            nan,
+            0,
+            -1,
+        )
 
 
 @njit(cache=True)
-def advance_nb(start, stop, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist,
-               params, cash_out, pos_out):
+def advance_nb(
+    start,
+    stop,
+    op,
+    hi,
+    lo,
+    cl,
+    vol,
+    atr,
+    orders,
+    active,
+    fills,
+    trades,
+    fs,
+    ist,
+    params,
+    cash_out,
+    pos_out,
+):
     """Run `step_nb` on bars ``start..stop-1`` recording cash and position after each bar.
 
     Return the first bar not processed: ``stop``, or earlier when a record array is nearly full
     (the caller grows the arrays and calls again from there).
     """
     for i in range(start, stop):
-        if (ist[I_NORD] + HEADROOM > orders.shape[0] or ist[I_NFILL] + HEADROOM > fills.shape[0]
-                or ist[I_NTRADE] + HEADROOM > trades.shape[0]):
+        if (
+            ist[I_NORD] + HEADROOM > orders.shape[0]
+            or ist[I_NFILL] + HEADROOM > fills.shape[0]
+            or ist[I_NTRADE] + HEADROOM > trades.shape[0]
+        ):
             return i
         step_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist, params)
         cash_out[i] = fs[F_CASH]
@@ -658,9 +911,28 @@ def advance_nb(start, stop, op, hi, lo, cl, vol, atr, orders, active, fills, tra
 
 
 @njit(cache=True)
-def signal_orders_nb(i, le, lx, se, sx, entry_limit, size_mode, size, sl_pct, tp_pct,
-                     trail_kind, trail_value, timeout_bars, entry_bars, cl,
-                     orders, active, ist, fs, params):
+def signal_orders_nb(
+    i,
+    le,
+    lx,
+    se,
+    sx,
+    entry_limit,
+    size_mode,
+    size,
+    sl_pct,
+    tp_pct,
+    trail_kind,
+    trail_value,
+    timeout_bars,
+    entry_bars,
+    cl,
+    orders,
+    active,
+    ist,
+    fs,
+    params,
+):
     """Turn bar ``i``'s signals into orders (filling from bar i+1).
 
     Rules: an entry and an exit of the same direction on one bar cancel out; long and short
@@ -692,23 +964,99 @@ def signal_orders_nb(i, le, lx, se, sx, entry_limit, size_mode, size, sl_pct, tp
             o.fill_bar = i
     nan = np.nan
     if close:
-        submit_nb(orders, active, ist, params, i, i + 1, MARKET, -1 if pos > 0.0 else 1, S_CLOSE,
-                  0.0, nan, nan, GTC, 0, T_SIGNAL, 1, nan, nan, nan, nan, TR_NONE, nan, nan, 0,
-                  -1)
+        submit_nb(
+            orders,
+            active,
+            ist,
+            params,
+            i,
+            i + 1,
+            MARKET,
+            -1 if pos > 0.0 else 1,
+            S_CLOSE,
+            0.0,
+            nan,
+            nan,
+            GTC,
+            0,
+            T_SIGNAL,
+            1,
+            nan,
+            nan,
+            nan,
+            nan,
+            TR_NONE,
+            nan,
+            nan,
+            0,
+            -1,
+        )
     if go_long or go_short:
         side = 1 if go_long else -1
         lim = entry_limit[i]
         kind = LIMIT if np.isfinite(lim) else MARKET
         tif = GTB if kind == LIMIT else GTC
-        submit_nb(orders, active, ist, params, i, i + 1, kind, side, size_mode, size[i], lim,
-                  nan, tif, entry_bars, T_ENTRY, 0, sl_pct, tp_pct, nan, nan, trail_kind,
-                  trail_value, cl[i], timeout_bars, -1)
+        submit_nb(
+            orders,
+            active,
+            ist,
+            params,
+            i,
+            i + 1,
+            kind,
+            side,
+            size_mode,
+            size[i],
+            lim,
+            nan,
+            tif,
+            entry_bars,
+            T_ENTRY,
+            0,
+            sl_pct,
+            tp_pct,
+            nan,
+            nan,
+            trail_kind,
+            trail_value,
+            cl[i],
+            timeout_bars,
+            -1,
+        )
 
 
 @njit(cache=True)
-def simulate_signals_nb(start, op, hi, lo, cl, vol, atr, le, lx, se, sx, entry_limit, size_mode,
-                        size, sl_pct, tp_pct, trail_kind, trail_value, timeout_bars, entry_bars,
-                        orders, active, fills, trades, fs, ist, params, cash_out, pos_out):
+def simulate_signals_nb(
+    start,
+    op,
+    hi,
+    lo,
+    cl,
+    vol,
+    atr,
+    le,
+    lx,
+    se,
+    sx,
+    entry_limit,
+    size_mode,
+    size,
+    sl_pct,
+    tp_pct,
+    trail_kind,
+    trail_value,
+    timeout_bars,
+    entry_bars,
+    orders,
+    active,
+    fills,
+    trades,
+    fs,
+    ist,
+    params,
+    cash_out,
+    pos_out,
+):
     """Fast path: run the whole bar loop from ``start`` with signal arrays and declarative exits.
 
     Return the first bar not processed (``len(op)`` when done; earlier when the record arrays
@@ -716,13 +1064,35 @@ def simulate_signals_nb(start, op, hi, lo, cl, vol, atr, le, lx, se, sx, entry_l
     """
     n = op.shape[0]
     for i in range(start, n):
-        if (ist[I_NORD] + HEADROOM > orders.shape[0] or ist[I_NFILL] + HEADROOM > fills.shape[0]
-                or ist[I_NTRADE] + HEADROOM > trades.shape[0]):
+        if (
+            ist[I_NORD] + HEADROOM > orders.shape[0]
+            or ist[I_NFILL] + HEADROOM > fills.shape[0]
+            or ist[I_NTRADE] + HEADROOM > trades.shape[0]
+        ):
             return i
         step_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist, params)
-        signal_orders_nb(i, le, lx, se, sx, entry_limit, size_mode, size, sl_pct, tp_pct,
-                         trail_kind, trail_value, timeout_bars, entry_bars, cl, orders, active,
-                         ist, fs, params)
+        signal_orders_nb(
+            i,
+            le,
+            lx,
+            se,
+            sx,
+            entry_limit,
+            size_mode,
+            size,
+            sl_pct,
+            tp_pct,
+            trail_kind,
+            trail_value,
+            timeout_bars,
+            entry_bars,
+            cl,
+            orders,
+            active,
+            ist,
+            fs,
+            params,
+        )
         cash_out[i] = fs[F_CASH]
         pos_out[i] = fs[F_POS]
     return n

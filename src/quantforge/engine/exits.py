@@ -70,7 +70,7 @@ class ExitRules:
     def __post_init__(self) -> None:
         for name in ("stop_loss", "take_profit"):
             value = getattr(self, name)
-            if value is not None and not (math.isfinite(value) and 0.0 < value):
+            if value is not None and not (math.isfinite(value) and value > 0.0):
                 msg = f"ExitRules.{name} must be a positive fraction (0.02 = 2%), got {value!r}"
                 raise ConfigError(msg)
         if self.stop_loss is not None and self.stop_loss >= 1.0:

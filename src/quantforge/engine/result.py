@@ -23,8 +23,10 @@ from quantforge.engine.records import (
 from quantforge.engine.state import MarketArrays, SimState
 
 
-def _names(enum: type[OrderType | OrderStatus | StatusReason | ExitReason | TimeInForce | Liquidity],
-           codes: np.ndarray) -> pl.Series:  # type: ignore[type-arg]
+def _names(
+    enum: type[OrderType | OrderStatus | StatusReason | ExitReason | TimeInForce | Liquidity],
+    codes: np.ndarray,
+) -> pl.Series:  # type: ignore[type-arg]
     lookup = {int(m): m.name.lower() for m in enum}
     return pl.Series([lookup.get(int(c), "none") for c in codes], dtype=pl.String)
 

@@ -16,7 +16,7 @@ import polars as pl
 from quantforge._typing import FloatArray, IntArray
 from quantforge.data.schema import BAR_TIME, BAR_TIME_DTYPE, REQUIRED_BAR_COLUMNS
 from quantforge.engine import _kernel as k
-from quantforge.engine.costs import Fees, NoSlippage, SlippageModel
+from quantforge.engine.costs import Fees, SlippageModel
 from quantforge.engine.instrument import Instrument
 from quantforge.engine.records import FILL_DTYPE, ORDER_DTYPE, TRADE_DTYPE, SameBarRule
 from quantforge.errors import ConfigError, DataValidationError
@@ -78,14 +78,18 @@ def market_arrays(bars: pl.DataFrame, atr_period: int | None) -> MarketArrays:
         bad = int(np.argmax(np.diff(time_ms) <= 0)) + 1
         msg = f"open_time is not strictly increasing at row {bad}; sort and deduplicate the bars"
         raise DataValidationError(msg)
-    cols = [np.ascontiguousarray(bars[c].cast(pl.Float64).to_numpy()) for c in REQUIRED_BAR_COLUMNS[1:]]
+    cols = [
+        np.ascontiguousarray(bars[c].cast(pl.Float64).to_numpy()) for c in REQUIRED_BAR_COLUMNS[1:]
+    ]
     prices = np.stack(cols[:4])
     if not np.all(np.isfinite(prices) & (prices > 0.0)):
         row = int(np.argmax(~np.all(np.isfinite(prices) & (prices > 0.0), axis=0)))
         msg = f"bar {row} has a non-finite or non-positive price; validate the bars first"
         raise DataValidationError(msg)
     op, hi, lo, cl, vol = cols
-    atr = k.atr_nb(hi, lo, cl, atr_period) if atr_period is not None else np.full(op.shape[0], np.nan)
+    atr = (
+        k.atr_nb(hi, lo, cl, atr_period) if atr_period is not None else np.full(op.shape[0], np.nan)
+    )
     return MarketArrays(time_ms, op, hi, lo, cl, vol, atr)
 
 

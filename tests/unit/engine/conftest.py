@@ -11,14 +11,14 @@ import quantforge as qf
 
 
 def make_bars(rows: list[tuple[float, float, float, float]]) -> pl.DataFrame:
-    o, h, l, c = (list(x) for x in zip(*rows, strict=True))
+    o, h, lo, c = (list(x) for x in zip(*rows, strict=True))
     n = len(rows)
     return pl.DataFrame(
         {
             "open_time": np.arange(n, dtype=np.int64) * 60_000,
             "open": o,
             "high": h,
-            "low": l,
+            "low": lo,
             "close": c,
             "volume": [1_000.0] * n,
         }
