@@ -115,6 +115,8 @@ _NAME_RE: Final = re.compile(
     r"(?P<date>\d{4}-\d{2}(?:-\d{2})?)"
 )
 
+_HEAD_BYTES: Final = 1 << 16
+
 _FIX_HINT: Final = (
     "the file is damaged or not a Binance dump; re-download it from data.binance.vision "
     "(and check its .CHECKSUM)"
@@ -200,16 +202,22 @@ def read_binance_dump(
     if not p.is_file():
         msg = f"{p}: no such file; check the path"
         raise DataFormatError(msg)
-    raw = p.read_bytes()
-    checksum_verified = _verify_checksum(p, raw) if verify_checksum else None
-    data, csv_name = _csv_bytes(p, raw)
+    checksum_verified = _verify_checksum(p) if verify_checksum else None
+    with p.open("rb") as handle:
+        head = handle.read(_HEAD_BYTES)
+    source: bytes | Path
+    if p.suffix.lower() == ".zip" or head[:2] == b"PK":
+        source, csv_name = _csv_bytes(p, p.read_bytes())
+        head = source[:_HEAD_BYTES]
+    else:  # plain CSV: let polars read (mmap) the file itself, no copy through Python
+        source, csv_name = p, p.name
 
-    first_line, first_end = _first_line(data)
+    first_line, first_end = _first_line(head)
     if not first_line.strip():
         msg = f"{_where(csv_name, p)}: the file is empty (no rows); {_FIX_HINT}"
         raise DataFormatError(msg)
     had_header = not first_line.lstrip()[:1].isdigit()
-    data_line = _first_line(data[first_end:])[0] if had_header else first_line
+    data_line = _first_line(head[first_end:])[0] if had_header else first_line
     if not data_line.strip():
         msg = f"{_where(csv_name, p)}: the file has a header but no data rows; {_FIX_HINT}"
         raise DataFormatError(msg)
@@ -227,7 +235,7 @@ def read_binance_dump(
         raise DataFormatError(msg)
     market = _infer_market(kind, n_fields, had_header, p)
 
-    frame = _parse(data, layout, had_header, csv_name, p)
+    frame = _parse(source, layout, had_header, csv_name, p)
     if frame.height == 0:
         msg = f"{_where(csv_name, p)}: the file has a header but no data rows; {_FIX_HINT}"
         raise DataFormatError(msg)
@@ -273,14 +281,15 @@ def _where(csv_name: str, p: Path) -> str:
     return str(p) if Path(csv_name).name == p.name else f"{p} ({csv_name})"
 
 
-def _verify_checksum(p: Path, raw: bytes) -> bool | None:
+def _verify_checksum(p: Path) -> bool | None:
     sidecar = p.with_name(p.name + ".CHECKSUM")
     if not sidecar.is_file():
         log.debug("no %s beside %s; checksum not verified", sidecar.name, p)
         return None
     text = sidecar.read_text(encoding="utf-8", errors="replace").split()
     published = text[0].lower() if text else ""
-    actual = hashlib.sha256(raw).hexdigest()
+    with p.open("rb") as handle:
+        actual = hashlib.file_digest(handle, "sha256").hexdigest()
     if published != actual:
         msg = (
             f"{p}: SHA-256 is {actual} but {sidecar.name} says {published or '(empty)'}; the "
@@ -362,7 +371,7 @@ def _file_date(meta: re.Match[str] | None) -> tuple[dt.date, dt.date] | None:
 
 
 def _parse(
-    data: bytes,
+    source: bytes | Path,
     layout: tuple[tuple[str, pl.DataType], ...],
     had_header: bool,
     csv_name: str,
@@ -371,16 +380,18 @@ def _parse(
     schema = dict(layout)
     try:
         frame = pl.read_csv(
-            data,
+            source,
             has_header=False,
             skip_rows=1 if had_header else 0,
             schema=schema,
             truncate_ragged_lines=False,
         )
     except (pl.exceptions.PolarsError, ValueError) as exc:
+        data = source.read_bytes() if isinstance(source, Path) else source
         raise _diagnose(data, layout, had_header, csv_name, p, str(exc)) from exc
     # every field is required: an empty last field is how a file cut after a comma looks
-    if frame.select(pl.any_horizontal(pl.all().is_null().any())).item():
+    if sum(frame.null_count().row(0)):
+        data = source.read_bytes() if isinstance(source, Path) else source
         raise _diagnose(data, layout, had_header, csv_name, p, "empty field")
     return frame
 
