@@ -328,6 +328,11 @@ def test_timeout_exhaustion_chains_httpx_error(fake: FakeBinance) -> None:
     assert isinstance(info.value.__cause__, httpx.TimeoutException)
 
 
+def test_base_url_needs_a_scheme() -> None:
+    with pytest.raises(ConfigError, match="http"):
+        BinanceClient("api.binance.com")
+
+
 def test_connection_refused_is_a_data_source_error() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -322,6 +322,9 @@ class BinanceClient:
         if max_retries < 0:
             msg = f"max_retries must be >= 0, got {max_retries}"
             raise ConfigError(msg)
+        if not base_url.startswith(("http://", "https://")):
+            msg = f"base URL {base_url!r} needs http(s)://, e.g. {DEFAULT_BINANCE_BASE_URL}"
+            raise ConfigError(msg)
         self.base_url = base_url.rstrip("/")
         self.max_retries = max_retries
         self.page_limit = page_limit
@@ -438,7 +441,7 @@ class BinanceClient:
             )
             err.__cause__ = exc
             raise _Retryable(err) from exc
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             err = DataSourceError(
                 f"GET {url} failed: {exc.__class__.__name__}: {exc}; check the network and the "
                 "base URL (--base-url / QUANTFORGE_BINANCE_BASE_URL)"

@@ -277,6 +277,9 @@ class BinancePublicData:
         backoff_max_s: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            msg = f"dump base URL {base_url!r} must start with http:// or https://"
+            raise ConfigError(msg)
         self.base_url = base_url.rstrip("/")
         self.max_retries = max_retries
         self.backoff_initial_s = backoff_initial_s
@@ -481,7 +484,7 @@ class BinancePublicData:
         def attempt() -> bytes:
             try:
                 response = self._http.get(url)
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 raise _transport_error(url, exc) from exc
             self._check(response, url, spec)
             return response.content
@@ -511,7 +514,7 @@ class BinancePublicData:
                     os.fsync(out.fileno())
                 ok = True
                 return tmp
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 raise _transport_error(url, exc) from exc
             finally:
                 if not ok and tmp.exists():
@@ -529,7 +532,7 @@ def _bind(progress: Callable[[str, int, int], None], name: str) -> ProgressCallb
     return callback
 
 
-def _transport_error(url: str, exc: httpx.TransportError) -> _Retryable:
+def _transport_error(url: str, exc: httpx.RequestError) -> _Retryable:
     what = "timed out" if isinstance(exc, httpx.TimeoutException) else f"failed: {exc!r}"
     err = DataSourceError(
         f"GET {url} {what}; check the network and the dump base URL (QUANTFORGE_BINANCE_DATA_URL)"
