@@ -166,15 +166,18 @@ def rolling_mean_std_nb(x, period, ddof):
     std = np.full(n, np.nan)
     for i in range(period - 1, n):
         start = i - period + 1
+        # shift by the window's first value: a flat window gives exactly 0, and the sums work on
+        # deviations rather than on price levels
+        ref = x[start]
         m = 0.0
         for j in range(start, i + 1):
-            m += x[j]
+            m += x[j] - ref
         m /= period
         m2 = 0.0
         for j in range(start, i + 1):
-            d = x[j] - m
+            d = (x[j] - ref) - m
             m2 += d * d
-        mean[i] = m
+        mean[i] = ref + m
         std[i] = math.sqrt(m2 / (period - ddof))
     return mean, std
 
