@@ -448,7 +448,9 @@ class BinanceClient:
             )
             err.__cause__ = exc
             raise _Retryable(err) from exc
-        used = response.headers.get(_WEIGHT_HEADER)
+        # the bare header is the pre-2019 name of the 1-minute counter
+        used = response.headers.get(_WEIGHT_HEADER) or response.headers.get("x-mbx-used-weight")
+        log.debug("GET %s -> HTTP %d (used weight %s)", path, response.status_code, used)
         if used is not None and used.strip().isdigit():
             self._weights.observe(int(used))
         if response.status_code == 200:
