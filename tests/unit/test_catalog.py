@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -73,8 +76,6 @@ def test_round_trip_keeps_values_and_dtypes(cat: Catalog) -> None:
     assert out.equals(as_utc(bars))
     path = cat.root + "/exchange=binance/symbol=BTCUSDT/interval=1m/year=2024/data.parquet"
     assert os.path.isfile(path)
-    meta = pl.read_parquet_metadata(path)
-    assert isinstance(meta, dict)
     import pyarrow.parquet as pq
 
     assert pq.ParquetFile(path).metadata.row_group(0).column(1).compression == "ZSTD"
@@ -434,3 +435,84 @@ def test_real_ethusdt_1h_import(shared_data: Path, cat: Catalog) -> None:
     assert out.equals(as_utc(eth))
     again = cat.write_bars(eth, symbol="ETHUSDT", interval="1h")
     assert (again.rows_new, again.partitions) == (0, ())
+
+
+KILL_WRITER = """
+import os, sys, time
+import polars as pl
+from quantforge.data import catalog as catalog_module
+from quantforge.data.catalog import Catalog
+
+root, new_frame, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+
+def hang(message):
+    print(message, flush=True)
+    time.sleep(60)  # the parent kills us here
+
+if mode == "temp":  # a slow disk: die with the second partition's temp file half written
+    calls = []
+    def slow_write_temp(self, folder, content):
+        calls.append(folder)
+        if len(calls) < 2:
+            return real_write_temp(self, folder, content)
+        temp = folder / ".data.parquet.killed.tmp"
+        with open(temp, "wb") as handle:
+            handle.write(content[: len(content) // 2])
+            handle.flush()
+            hang("writing")
+    real_write_temp = Catalog._write_temp
+    Catalog._write_temp = slow_write_temp
+else:  # die between publishing the first and the second partition
+    real_replace = os.replace
+    def replace_then_hang(src, dst):
+        real_replace(src, dst)
+        hang("renamed")
+    catalog_module.os.replace = replace_then_hang
+
+Catalog(root).write_bars(pl.read_parquet(new_frame), symbol="BTCUSDT", interval="1m")
+"""
+
+
+@pytest.mark.parametrize("mode", ["temp", "rename"])
+def test_killed_writer_never_leaves_a_corrupt_partition(tmp_path: Path, mode: str) -> None:
+    """SIGKILL a writer mid-write: every partition stays a complete old or new version."""
+    a = make_bars(datetime(2023, 12, 20, tzinfo=UTC), 40_000, M, seed=1)
+    b = a.with_columns(pl.col("close") + 1.0)
+    b.write_parquet(tmp_path / "b.parquet")
+    root = tmp_path / "cat"
+    cat = Catalog(root)
+    cat.write_bars(a, symbol="BTCUSDT", interval="1m")
+    before = files_snapshot(root)
+    with subprocess.Popen(
+        [sys.executable, "-c", KILL_WRITER, str(root), str(tmp_path / "b.parquet"), mode],
+        stdout=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert line == {"temp": b"writing", "rename": b"renamed"}[mode]
+    versions = []
+    for year in (2023, 2024):
+        part = cat.read_bars("BTCUSDT", "1m", start=f"{year}-01-01", end=f"{year + 1}-01-01")
+        in_year = pl.col("open_time").dt.year() == year
+        if part.equals(as_utc(a).filter(in_year)):
+            versions.append("old")
+        else:
+            assert part.equals(as_utc(b).filter(in_year))
+            versions.append("new")
+    if mode == "temp":
+        # nothing was published; the half-written temp file is invisible to readers
+        assert versions == ["old", "old"]
+        assert list(root.rglob("*.tmp"))
+        assert files_snapshot(root) == {
+            **before,
+            **{str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*.tmp")},
+        }
+    else:
+        assert versions == ["new", "old"]  # one partition published, the other untouched
+    assert cat.datasets()[0].rows == 40_000
+    # running the same import again completes it and removes the dead writer's temp files
+    cat.write_bars(b, symbol="BTCUSDT", interval="1m")
+    assert cat.read_bars("BTCUSDT", "1m").equals(as_utc(b))
+    assert not list(root.rglob("*.tmp"))
