@@ -121,8 +121,9 @@ def import_command(
 ) -> None:
     """Import files into the catalog: parse, check, quarantine bad rows, write.
 
-    All files are parsed and checked before anything is written: one malformed file leaves the
-    catalog as it was.
+    Every file is parsed and checked before anything is written (a bad file changes nothing).
+
+    Rows that break an invariant go to a quarantine Parquet file with a reason column.
 
     Example: quantforge data import BTCUSDT-1m-2024-12-*.zip --symbol BTCUSDT --interval 1m
     """
@@ -168,6 +169,8 @@ def check_command(
 ) -> None:
     """Check stored bars: duplicates, grid, gaps, OHLC invariants, NaN, outliers.
 
+    With --strict the exit code is 1 when anything is found (zero-volume bars do not count).
+
     Example: quantforge data check BTCUSDT --interval 15m --strict
     """
     cat = Catalog(catalog)
@@ -211,8 +214,7 @@ def resample_command(
 ) -> None:
     """Resample stored bars to a coarser interval and write them into the catalog.
 
-    Bars at the ends of the data or next to gaps hold fewer source bars than a full bar; they
-    are written too (and counted) unless --drop-incomplete is given.
+    Incomplete bars (ends of the data, gaps) are written and counted, unless --drop-incomplete.
 
     Example: quantforge data resample BTCUSDT --from 1m --to 1h --drop-incomplete
     """
@@ -260,8 +262,7 @@ def bars_command(
 ) -> None:
     """Build tick, volume or dollar bars from stored trades.
 
-    A bar closes at the first trade that brings its total to the threshold; that trade belongs
-    wholly to the bar it closes.
+    A bar closes at the first trade that takes its total to the threshold (the whole trade).
 
     Example: quantforge data bars BTCUSDT --kind dollar --per-day 50 --out btc-dollar.parquet
     """
