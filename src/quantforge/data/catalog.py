@@ -425,7 +425,11 @@ class Catalog:
             union.update(pl.read_parquet_schema(source))
             if isinstance(source, io.BytesIO):
                 source.seek(0)
-        return pl.scan_parquet(sources, schema=union, missing_columns="insert")
+        # The year pruning is done on the listed paths (cheaper than a hive filter, and temp files
+        # can never match), so the partition values are not added as columns.
+        return pl.scan_parquet(
+            sources, schema=union, missing_columns="insert", hive_partitioning=False
+        )
 
     def _scan(
         self,
