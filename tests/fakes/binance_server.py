@@ -131,22 +131,23 @@ def interval_grid(
         t += size
 
 
-def _unit(key: str) -> float:
-    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
+def _units(key: str, n: int) -> list[float]:
+    """Return n deterministic uniforms in [0, 1) derived from ``key`` (one hash call)."""
+    digest = hashlib.blake2b(key.encode(), digest_size=8 * n).digest()
+    return [int.from_bytes(digest[8 * i : 8 * i + 8], "big") / 2**64 for i in range(n)]
 
 
 def synthetic_bar(symbol: str, interval: str, open_time: int, close_time: int) -> list[Any]:
     """Return the deterministic synthetic kline row (Binance JSON shape) for one bar."""
+    u_close, u_high, u_low, u_vol, u_taker, u_trades = _units(f"{symbol}|{interval}|{open_time}", 6)
     base = 20_000.0 + 5_000.0 * math.sin(open_time / 3.0e9)
-    drift = (_unit(f"{symbol}|{interval}|{open_time}|c") - 0.5) * 0.01
     open_ = round(base, 2)
-    close = round(base * (1.0 + drift), 2)
-    high = round(max(open_, close) * (1.0 + 0.004 * _unit(f"{symbol}|{open_time}|h")), 2)
-    low = round(min(open_, close) * (1.0 - 0.004 * _unit(f"{symbol}|{open_time}|l")), 2)
-    volume = round(1.0 + 100.0 * _unit(f"{symbol}|{interval}|{open_time}|v"), 5)
-    taker = round(volume * _unit(f"{symbol}|{interval}|{open_time}|t"), 5)
-    trades = 1 + int(5000 * _unit(f"{symbol}|{interval}|{open_time}|n"))
+    close = round(base * (1.0 + (u_close - 0.5) * 0.01), 2)
+    high = round(max(open_, close) * (1.0 + 0.004 * u_high), 2)
+    low = round(min(open_, close) * (1.0 - 0.004 * u_low), 2)
+    volume = round(1.0 + 100.0 * u_vol, 5)
+    taker = round(volume * u_taker, 5)
+    trades = 1 + int(5000 * u_trades)
     mid = (open_ + close) / 2
     return [
         open_time,

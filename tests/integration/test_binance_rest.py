@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from tests.fakes.binance_server import FakeBinance, Scripted, ms, synthetic_bar
 
@@ -525,3 +527,55 @@ def test_symbol_filters_accept_notional_or_none(exchange_info_body: dict[str, ob
     bare = SymbolFilters.from_exchange_info({**entry, "filters": others})
     assert (bare.min_notional, bare.max_notional) == (None, None)
     assert bare.tick_size == 0.01
+
+
+# -- property: any range, any page size -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def shared_fake() -> Iterator[FakeBinance]:
+    with FakeBinance(now_ms=NOW) as server:
+        server.add_symbol("BTCUSDT", first_open=ms("2017-08-17T04:00"))
+        yield server
+
+
+def reference_opens(interval: str, start_ms: int, end_ms: int, listed_ms: int) -> list[int]:
+    """Plain-Python oracle: open times of the bars with start <= open < min(end, now's bar)."""
+    lo = max(start_ms, listed_ms)
+    out: list[int] = []
+    if interval == "1M":
+        moment = datetime.fromtimestamp(lo / 1000, tz=UTC)
+        year, month = moment.year, moment.month
+        while True:
+            t = int(datetime(year, month, 1, tzinfo=UTC).timestamp() * 1000)
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+            close = int(datetime(year, month, 1, tzinfo=UTC).timestamp() * 1000) - 1
+            if t >= end_ms or close >= NOW:
+                return out
+            if t >= lo:
+                out.append(t)
+    step = {"1m": 60_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000}.get(interval)
+    step = step or {"1d": 86_400_000, "1w": 7 * 86_400_000}[interval]
+    monday = ms("2018-01-01") if interval == "1w" else 0  # 2018-01-01 was a Monday
+    t = monday + -(-(lo - monday) // step) * step
+    while t < end_ms and t + step - 1 < NOW:
+        out.append(t)
+        t += step
+    return out
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    interval=st.sampled_from(["1m", "15m", "1h", "4h", "1d", "1w", "1M"]),
+    start_ms=st.integers(ms("2017-06-01"), ms("2024-06-01T12:00")),
+    bars=st.integers(1, 1500),
+    page=st.integers(100, 1000),
+)
+def test_any_range_any_page_size_matches_oracle(
+    shared_fake: FakeBinance, interval: str, start_ms: int, bars: int, page: int
+) -> None:
+    width = {"1m": 60_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000}.get(interval)
+    width = width or {"1d": 86_400_000, "1w": 604_800_000, "1M": 2_629_746_000}[interval]
+    end_ms = start_ms + bars * width
+    expected = reference_opens(interval, start_ms, end_ms, ms("2017-08-17T04:00"))
+    with make_client(shared_fake, page_limit=page) as client:
+        got = client.fetch_klines("BTCUSDT", interval, start_ms, end_ms)
+    assert [int(t.timestamp() * 1000) for t in got["open_time"]] == expected
