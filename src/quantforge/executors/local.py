@@ -142,8 +142,10 @@ class LocalExecutor:
     chunk_size
         Tasks per worker call; default about four chunks per worker (1..64 tasks).
     start_method
-        ``"spawn"`` (default, safe with threaded libraries such as Polars), ``"forkserver"`` or
-        ``"fork"``.
+        ``"forkserver"`` (default where available: workers fork from a clean server process that
+        has already imported quantforge, so pools start fast and no threads are inherited),
+        ``"spawn"`` (the fallback elsewhere) or ``"fork"`` (unsafe with threaded libraries such
+        as Polars).
     max_restarts
         How many times one `map` call may restart a pool broken by a dead worker before it raises
         `ExecutionBackendError`.
@@ -161,7 +163,7 @@ class LocalExecutor:
         workers: int | None = None,
         *,
         chunk_size: int | None = None,
-        start_method: str = "spawn",
+        start_method: str | None = None,
         max_restarts: int = 3,
     ) -> None:
         if workers is not None and workers < 1:
@@ -169,6 +171,8 @@ class LocalExecutor:
         if chunk_size is not None and chunk_size < 1:
             raise ConfigError(f"chunk_size must be >= 1; got {chunk_size}")
         methods = multiprocessing.get_all_start_methods()
+        if start_method is None:
+            start_method = "forkserver" if "forkserver" in methods else "spawn"
         if start_method not in methods:
             raise ConfigError(
                 f"start method {start_method!r} is not available here; use one of {methods}"
@@ -189,10 +193,12 @@ class LocalExecutor:
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            context = multiprocessing.get_context(self.start_method)
+            if self.start_method == "forkserver":
+                # The server imports this module once; every worker forks from it ready to run.
+                context.set_forkserver_preload([__name__])  # type: ignore[attr-defined]
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context(self.start_method),
-                initializer=_init_worker,
+                max_workers=self.workers, mp_context=context, initializer=_init_worker
             )
         return self._pool
 

@@ -174,3 +174,23 @@ def test_chunking_helpers() -> None:
         [(3, "d"), (4, "e"), (5, "f")],
         [(6, "g")],
     ]
+
+
+def test_interrupt_stops_workers_and_cleans_up() -> None:
+    # Ctrl-C raises KeyboardInterrupt wherever the main thread is; raising it from the task
+    # iterable reaches the same clean-up path deterministically.
+    def specs() -> Iterator[int]:
+        yield from range(8)
+        raise KeyboardInterrupt
+
+    before = shared_files()
+    with LocalExecutor(workers=2, chunk_size=2) as ex:
+        workers = {r.value for r in ex.map(tasks.pid_of, range(40))}
+        stream = ex.map(tasks.pid_of, specs(), shared={"x": np.zeros(3)})
+        with pytest.raises(KeyboardInterrupt):
+            list(stream)
+        assert shared_files() == before
+        for pid in workers:  # the pool's workers were stopped, not left running
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+        assert [r.value for r in ex.map(tasks.square, [3])] == [9]  # a fresh pool serves again
