@@ -15,7 +15,8 @@ from quantforge.cli._app import app
 from quantforge.data.catalog import Catalog
 from quantforge.data.ingest import import_files
 from quantforge.data.resample import resample_bars
-from quantforge.errors import DataFormatError
+from quantforge.data.sources.csv import parse_timestamps, read_table
+from quantforge.errors import ConfigError, DataFormatError
 
 runner = CliRunner()
 
@@ -247,3 +248,52 @@ def test_help_has_example(command: str) -> None:
     result = runner.invoke(app, ["data", command, "--help"])
     assert result.exit_code == 0
     assert "Example" in result.output
+
+
+# ------------------------------------------------------------------ generic table reader
+
+
+def test_epoch_units_detected_by_magnitude() -> None:
+    want = dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.UTC)
+    for raw in (1_700_000_000, 1_700_000_000_000, 1_700_000_000_000_000, 1_700_000_000_000_000_000):
+        assert parse_timestamps(pl.Series("t", [raw]))[0] == want
+    assert parse_timestamps(pl.Series("t", [1_700_000_000.25]), unit="us")[0] == want.replace(
+        microsecond=250_000
+    )
+    assert parse_timestamps(pl.Series("t", ["1700000000000"]))[0] == want  # digits in a string
+    with pytest.raises(DataFormatError, match=r"line 3, field 't'.*different unit"):
+        parse_timestamps(pl.Series("t", [1_700_000_000_000, 1_700_000_060_000, 1_700_000_120]))
+
+
+def test_iso_strings_offsets_and_zones() -> None:
+    s = pl.Series("t", ["2024-07-01T12:00:00+02:00", "2024-07-01T10:00:00Z"])
+    assert parse_timestamps(s).to_list() == [dt.datetime(2024, 7, 1, 10, tzinfo=dt.UTC)] * 2
+    naive = pl.Series("t", ["2024-07-01 09:30:00"])
+    assert parse_timestamps(naive, tz="America/New_York")[0] == dt.datetime(
+        2024, 7, 1, 13, 30, tzinfo=dt.UTC
+    )
+    assert parse_timestamps(naive)[0] == dt.datetime(2024, 7, 1, 9, 30, tzinfo=dt.UTC)
+    with pytest.raises(DataFormatError, match="DST-ambiguous"):  # 01:30 happens twice that night
+        parse_timestamps(pl.Series("t", ["2024-11-03 01:30:00"]), tz="America/New_York")
+    with pytest.raises(DataFormatError, match=r"line 2, field 't': cannot parse 'soon'"):
+        parse_timestamps(pl.Series("t", ["2024-07-01", "soon"]), header_lines=0)
+
+
+def test_read_table_parquet_and_trades(tmp_path: Path) -> None:
+    path = tmp_path / "trades.parquet"
+    pl.DataFrame(
+        {
+            "Timestamp": [dt.datetime(2024, 1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=1)))],
+            "ID": [7],
+            "Price": [10.5],
+            "Quantity": [2.0],
+            "isBuyerMaker": ["TRUE"],
+            "extra": ["x"],
+        }
+    ).write_parquet(path)
+    trades = read_table(path, kind="trades")
+    assert trades.columns == ["time", "trade_id", "price", "qty", "is_buyer_maker"]
+    assert trades.row(0) == (dt.datetime(2024, 1, 1, tzinfo=dt.UTC), 7, 10.5, 2.0, True)
+    assert trades.schema["time"] == pl.Datetime("us", "UTC")
+    with pytest.raises(ConfigError, match="not a canonical column"):
+        read_table(path, kind="trades", mapping={"extra": "colour"})

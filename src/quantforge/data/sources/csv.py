@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 import polars as pl
 
 from quantforge.data.schema import (
@@ -219,30 +220,32 @@ def parse_timestamps(
     if dtype == pl.Date:
         return _localise(series.cast(pl.Datetime("us")), zone, where).cast(out_dtype)
     if dtype.is_numeric():
-        values = series.cast(pl.Float64).abs()
-        extremes = values.to_numpy()
-        classes = [
-            next((u for b, u, _ in _BOUNDS if v < b), "ns")
-            for v in (float(extremes.min()), float(extremes.max()))
-        ]
-        if classes[0] != classes[1]:
-            lo_unit = classes[0]
-            bound = next(b for b, u, _ in _BOUNDS if u == lo_unit)
-            row = int((values >= bound).arg_max() or 0)
+        magnitude = np.abs(series.cast(pl.Float64).to_numpy())
+        names = ["s", "ms", "us", "ns"]
+        cls = np.searchsorted(np.array([b for b, _u, _f in _BOUNDS], dtype=np.float64), magnitude,
+                              side="right")  # fmt: skip
+        counts = np.bincount(cls, minlength=4)
+        major = int(counts.argmax())
+        if counts[major] != cls.size:
+            row = int(np.flatnonzero(cls != major)[0])
             msg = (
-                f"{where} line {row + 1 + header_lines}, field {name!r}: epoch value {series[row]} "
-                f"is in a different unit ({classes[1]}) than the first values ({lo_unit}); "
-                "a column must use one unit — split or convert the file"
+                f"{where} line {row + 1 + header_lines}, field {name!r}: epoch value "
+                f"{series[row]} looks like {names[int(cls[row])]} but the column is mostly "
+                f"{names[major]} (different unit); a column must use one unit — split or "
+                "convert the file"
             )
             raise DataFormatError(msg)
-        epoch_unit = classes[0]
+        epoch_unit = names[major]
         to_ns = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}[epoch_unit]
         log.info("%s: %r holds epoch %s (detected by magnitude)", where, name, epoch_unit)
-        if series.dtype.is_float():
-            ns = (series * to_ns).round(0).cast(pl.Int64)
+        out_ns = 1_000_000 if unit == "ms" else 1_000
+        if series.dtype.is_float():  # round in the output unit: floats cannot hold ns at 1e18
+            ticks = (series * (to_ns / out_ns)).round(0).cast(pl.Int64)
+        elif to_ns >= out_ns:
+            ticks = series.cast(pl.Int64) * (to_ns // out_ns)
         else:
-            ns = series.cast(pl.Int64) * to_ns
-        return ns.cast(pl.Datetime("ns", "UTC")).cast(out_dtype).rename(name)
+            ticks = series.cast(pl.Int64) // (out_ns // to_ns)
+        return ticks.cast(out_dtype).rename(name)
     msg = f"{where}: time column {name!r} has unsupported type {dtype}; use epoch numbers or ISO"
     raise DataFormatError(msg)
 
