@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from quantforge._typing import FloatArray
 from quantforge.errors import ConfigError
+from quantforge.indicators._kernels import all_finite_nb
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +84,12 @@ def by_finite_segments(
     ``extra`` arrays (e.g. session-start flags) are sliced alongside but not checked. Bars that are
     not finite get NaN in every output.
     """
+    if all(all_finite_nb(arr) for arr in checked):
+        return kernel(*checked, *extra)
     n = checked[0].shape[0]
     finite = np.ones(n, dtype=np.bool_)
     for arr in checked:
         finite &= np.isfinite(arr)
-    if finite.all():
-        return kernel(*checked, *extra)
     outs = tuple(np.full(n, np.nan) for _ in range(n_out))
     edges = np.flatnonzero(np.diff(np.concatenate(([0], finite.view(np.int8), [0]))))
     for start, stop in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):

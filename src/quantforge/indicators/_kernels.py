@@ -21,21 +21,36 @@ from numba import njit
 
 
 @njit(cache=True)
-def rolling_sum_nb(x, period):
-    """Return the sum over the trailing ``period`` values; NaN for the first ``period - 1``."""
+def all_finite_nb(x):
+    """Return True when no value is NaN or ±inf (stops at the first one)."""
+    for i in range(x.shape[0]):  # noqa: SIM110 (a plain loop compiles; a generator does not)
+        if not math.isfinite(x[i]):
+            return False
+    return True
+
+
+@njit(cache=True)
+def rolling_sum_nb(x, period, divisor):
+    """Return ``sum / divisor`` over the trailing ``period`` values (first ``period - 1``: NaN).
+
+    ``divisor = period`` gives the SMA (TA-Lib ``SMA``), ``1.0`` the plain rolling sum.
+    """
     n = x.shape[0]
     out = np.full(n, np.nan)
     if n < period:
         return out
     total = 0.0
+    since = period  # forces an exact re-sum at the first window
     for i in range(period - 1, n):
-        if (i - period + 1) % period == 0:
+        if since == period:
             total = 0.0
             for j in range(i - period + 1, i + 1):
                 total += x[j]
+            since = 1
         else:
             total += x[i] - x[i - period]
-        out[i] = total
+            since += 1
+        out[i] = total / divisor
     return out
 
 
@@ -72,15 +87,18 @@ def wma_nb(x, period):
     divider = period * (period + 1) / 2.0
     num = 0.0
     window_sum = 0.0
+    since = period
     for i in range(period - 1, n):
-        if (i - period + 1) % period == 0:
+        if since == period:
             num = 0.0
             window_sum = 0.0
             for j in range(period):
                 v = x[i - period + 1 + j]
                 num += (j + 1) * v
                 window_sum += v
+            since = 1
         else:
+            since += 1
             # every older value loses one unit of weight, the new one enters with weight `period`
             num = num + period * x[i] - window_sum
             window_sum += x[i] - x[i - period]
@@ -131,52 +149,100 @@ def rsi_nb(x, period):
 
 
 @njit(cache=True)
-def wilder_average_nb(tr, period):
-    """Return Wilder's average of ``tr[1:]`` (``tr[0]`` is warm-up NaN); reference: TA_ATR.
+def true_range_nb(high, low, close):
+    """Return the true range; index 0 is NaN (no previous close); reference: TA_TRANGE."""
+    n = high.shape[0]
+    out = np.empty(n)
+    if n > 0:
+        out[0] = np.nan
+    for i in range(1, n):
+        out[i] = _true_range_at(high[i], low[i], close[i - 1])
+    return out
 
-    Seed at index ``period``: the mean of ``tr[1 : period + 1]``; then
+
+@njit(cache=True)
+def atr_nb(high, low, close, period):
+    """Return Wilder's ATR; reference: TA_ATR (``period == 1`` is the true range).
+
+    Seed at bar ``period``: the mean of the true ranges of bars ``1..period``; then
     ``(prev * (period - 1) + tr) / period``.
     """
-    n = tr.shape[0]
+    n = high.shape[0]
+    if period == 1:
+        return true_range_nb(high, low, close)
     out = np.full(n, np.nan)
     if n <= period:
         return out
     total = 0.0
     for i in range(1, period + 1):
-        total += tr[i]
+        total += _true_range_at(high[i], low[i], close[i - 1])
     prev = total / period
     out[period] = prev
     for i in range(period + 1, n):
-        prev = (prev * (period - 1) + tr[i]) / period
+        prev = (prev * (period - 1) + _true_range_at(high[i], low[i], close[i - 1])) / period
         out[i] = prev
     return out
+
+
+@njit(cache=True)
+def _two_pass_nb(x, start, stop, ref):
+    # exact mean offset and sum of squared deviations of x[start:stop], shifted by ref
+    count = stop - start
+    m = 0.0
+    for j in range(start, stop):
+        m += x[j] - ref
+    m /= count
+    m2 = 0.0
+    for j in range(start, stop):
+        d = (x[j] - ref) - m
+        m2 += d * d
+    return m, m2
 
 
 @njit(cache=True)
 def rolling_mean_std_nb(x, period, ddof):
     """Return the rolling mean and standard deviation (divisor ``period - ddof``).
 
-    Reference: ``np.std(window, ddof=ddof)``. Exact two-pass sum per window, O(n * period):
-    incremental formulas (``E[x²] - E[x]²``, Welford's replace step) leave an absolute error of
-    order ``sqrt(eps * |x| * jump)`` in the deviation, e.g. 2e-5 instead of 0 for a flat window at
-    BTC prices; the two-pass error is of order ``eps * |x|``.
+    Reference: ``np.std(window, ddof=ddof)`` (TA-Lib ``STDDEV`` for ``ddof=0``). Sums of
+    ``x - ref`` and ``(x - ref)²`` are updated incrementally, with ``ref`` the first value of a
+    block and an exact re-sum every ``period`` bars. Where the incremental variance could have
+    lost more than ~1e-11 of its value to cancellation (bound ``(period + 2) * eps * Σ(x-ref)²``),
+    the window is recomputed with an exact two-pass sum, so a flat window gives exactly 0 and
+    no window pays the ``sqrt(eps * price * jump)`` error of ``E[x²] - E[x]²`` or Welford's
+    replace step.
     """
     n = x.shape[0]
     mean = np.full(n, np.nan)
     std = np.full(n, np.nan)
+    if n < period:
+        return mean, std
+    eps = 2.220446049250313e-16
+    guard = (period + 2) * eps * 1e11
+    ref = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    since = period
     for i in range(period - 1, n):
         start = i - period + 1
-        # shift by the window's first value: a flat window gives exactly 0, and the sums work on
-        # deviations rather than on price levels
-        ref = x[start]
-        m = 0.0
-        for j in range(start, i + 1):
-            m += x[j] - ref
-        m /= period
-        m2 = 0.0
-        for j in range(start, i + 1):
-            d = (x[j] - ref) - m
-            m2 += d * d
+        if since == period:
+            ref = x[start]
+            s1 = 0.0
+            s2 = 0.0
+            for j in range(start, i + 1):
+                d = x[j] - ref
+                s1 += d
+                s2 += d * d
+            since = 1
+        else:
+            a = x[i] - ref
+            b = x[i - period] - ref
+            s1 += a - b
+            s2 += a * a - b * b
+            since += 1
+        m = s1 / period
+        m2 = s2 - s1 * m
+        if m2 <= guard * s2:
+            m, m2 = _two_pass_nb(x, start, i + 1, ref)
         mean[i] = ref + m
         std[i] = math.sqrt(m2 / (period - ddof))
     return mean, std
@@ -313,8 +379,10 @@ def dmi_nb(high, low, close, period):
 def linreg_slope_nb(x, period):
     """Return the least-squares slope per bar; reference: TA_LINEARREG_SLOPE.
 
-    Centred form ``sum((j - mean_j) * y_j) / sum((j - mean_j)²)``, which avoids TA-Lib's
-    ``n·Σxy - Σx·Σy`` cancellation. ``period >= 2``.
+    Centred form ``sum((j - c) * y_j) / sum((j - c)²)`` with ``c = (period - 1) / 2``, on values
+    shifted by a block reference and updated in O(1) per bar (``Σ j·y`` loses the old value's
+    window sum and gains ``(period - 1) * y_new``), re-summed exactly every ``period`` bars. This
+    avoids TA-Lib's ``n·Σxy - Σx·Σy`` cancellation at price level. ``period >= 2``.
     """
     n = x.shape[0]
     out = np.full(n, np.nan)
@@ -322,13 +390,140 @@ def linreg_slope_nb(x, period):
         return out
     centre = (period - 1) / 2.0
     sxx = period * (period * period - 1) / 12.0
+    ref = 0.0
+    sum_y = 0.0
+    sum_jy = 0.0
+    since = period
     for i in range(period - 1, n):
-        acc = 0.0
-        base = i - period + 1
-        for j in range(period):
-            acc += (j - centre) * x[base + j]
-        out[i] = acc / sxx
+        start = i - period + 1
+        if since == period:
+            ref = x[start]
+            sum_y = 0.0
+            sum_jy = 0.0
+            for j in range(period):
+                d = x[start + j] - ref
+                sum_y += d
+                sum_jy += j * d
+            since = 1
+        else:
+            old = x[start - 1] - ref
+            new = x[i] - ref
+            # every value in the window moves one position down; the oldest leaves
+            sum_jy = sum_jy - (sum_y - old) + (period - 1) * new
+            sum_y += new - old
+            since += 1
+        out[i] = (sum_jy - centre * sum_y) / sxx
     return out
+
+
+@njit(cache=True)
+def rolling_vwap_nb(price, volume, period):
+    """Return ``Σ price·volume / Σ volume`` over the trailing window; NaN when the volume is 0."""
+    n = price.shape[0]
+    out = np.full(n, np.nan)
+    if n < period:
+        return out
+    pv = 0.0
+    vol = 0.0
+    since = period
+    for i in range(period - 1, n):
+        if since == period:
+            pv = 0.0
+            vol = 0.0
+            for j in range(i - period + 1, i + 1):
+                pv += price[j] * volume[j]
+                vol += volume[j]
+            since = 1
+        else:
+            k = i - period
+            pv += price[i] * volume[i] - price[k] * volume[k]
+            vol += volume[i] - volume[k]
+            since += 1
+        if vol > 0.0:
+            out[i] = pv / vol
+    return out
+
+
+@njit(cache=True)
+def stoch_fast_k_nb(high, low, close, period):
+    """Return fast %K = ``(close - lowest) / ((highest - lowest) / 100)``; reference: TA_STOCHF.
+
+    0 when the range is 0 (TA-Lib). Monotonic deques for the extremes, O(n).
+    """
+    n = high.shape[0]
+    out = np.full(n, np.nan)
+    hq = np.empty(n, dtype=np.int64)
+    lq = np.empty(n, dtype=np.int64)
+    hh = 0
+    ht = 0
+    lh = 0
+    lt = 0
+    for i in range(n):
+        while ht > hh and high[hq[ht - 1]] <= high[i]:
+            ht -= 1
+        hq[ht] = i
+        ht += 1
+        if hq[hh] <= i - period:
+            hh += 1
+        while lt > lh and low[lq[lt - 1]] >= low[i]:
+            lt -= 1
+        lq[lt] = i
+        lt += 1
+        if lq[lh] <= i - period:
+            lh += 1
+        if i >= period - 1:
+            highest = high[hq[hh]]
+            lowest = low[lq[lh]]
+            diff = (highest - lowest) / 100.0
+            out[i] = (close[i] - lowest) / diff if diff != 0.0 else 0.0
+    return out
+
+
+@njit(cache=True)
+def macd_nb(x, fast, slow, signal):
+    """Return (macd, signal, histogram); reference: TA_MACD.
+
+    Both EMAs are seeded at bar ``slow - 1`` (the fast one with the mean of the ``fast`` values
+    ending there); the signal EMA is seeded with the mean of the first ``signal`` MACD values;
+    all three outputs start at bar ``slow + signal - 2``.
+    """
+    n = x.shape[0]
+    line = np.full(n, np.nan)
+    sig = np.full(n, np.nan)
+    hist = np.full(n, np.nan)
+    lookback = slow + signal - 2
+    if n <= lookback:
+        return line, sig, hist
+    k_fast = 2.0 / (fast + 1)
+    k_slow = 2.0 / (slow + 1)
+    k_sig = 2.0 / (signal + 1)
+    total = 0.0
+    for j in range(0, slow):
+        total += x[j]
+    e_slow = total / slow
+    total = 0.0
+    for j in range(slow - fast, slow):
+        total += x[j]
+    e_fast = total / fast
+    sig_sum = e_fast - e_slow
+    for i in range(slow, lookback + 1):
+        e_fast = ((x[i] - e_fast) * k_fast) + e_fast
+        e_slow = ((x[i] - e_slow) * k_slow) + e_slow
+        sig_sum += e_fast - e_slow
+    e_sig = sig_sum / signal
+    value = e_fast - e_slow
+    line[lookback] = value
+    sig[lookback] = e_sig
+    hist[lookback] = value - e_sig
+    for i in range(lookback + 1, n):
+        e_fast = ((x[i] - e_fast) * k_fast) + e_fast
+        e_slow = ((x[i] - e_slow) * k_slow) + e_slow
+        value = e_fast - e_slow
+        e_sig = ((value - e_sig) * k_sig) + e_sig
+        line[i] = value
+        sig[i] = e_sig
+        hist[i] = value - e_sig
+    return line, sig, hist
 
 
 @njit(cache=True)

@@ -18,11 +18,10 @@ from quantforge.indicators._common import (
     single,
 )
 from quantforge.indicators._kernels import (
-    ema_nb,
-    rolling_max_nb,
-    rolling_min_nb,
+    macd_nb,
     rolling_sum_nb,
     rsi_nb,
+    stoch_fast_k_nb,
 )
 
 log = logging.getLogger(__name__)
@@ -77,22 +76,6 @@ def rsi(values: npt.ArrayLike, period: int = 14) -> FloatArray:
     return single(rsi_nb, [x], period)
 
 
-def _macd_segment(
-    x: FloatArray, fast: int, slow: int, signal: int
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    n = x.shape[0]
-    lookback = slow - 1 + signal - 1
-    line = np.full(n, np.nan)
-    sig = np.full(n, np.nan)
-    if n <= lookback:
-        return line, sig, sig.copy()
-    # both EMAs are seeded at bar slow-1 (the fast one with the mean of its last `fast` values)
-    full_line = ema_nb(x, fast, slow - 1) - ema_nb(x, slow, slow - 1)
-    sig[slow - 1 :] = ema_nb(full_line[slow - 1 :], signal, signal - 1)
-    line[lookback:] = full_line[lookback:]
-    return line, sig, line - sig
-
-
 def macd(values: npt.ArrayLike, fast: int = 12, slow: int = 26, signal: int = 9) -> Macd:
     """Return the MACD line, its signal line and the histogram (TA-Lib ``MACD``).
 
@@ -135,27 +118,18 @@ def macd(values: npt.ArrayLike, fast: int = 12, slow: int = 26, signal: int = 9)
     x = as_float_array("values", values)
 
     def run(arr: FloatArray) -> tuple[FloatArray, ...]:
-        return _macd_segment(arr, fast, slow, signal)
+        result: tuple[FloatArray, FloatArray, FloatArray] = macd_nb(arr, fast, slow, signal)
+        return result
 
     line, sig, hist = by_finite_segments(run, [x], 3)
     return Macd(line, sig, hist)
-
-
-def _fast_k(high: FloatArray, low: FloatArray, close: FloatArray, k_period: int) -> FloatArray:
-    highest = rolling_max_nb(high, k_period)
-    lowest = rolling_min_nb(low, k_period)
-    diff = (highest - lowest) / 100.0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        k: FloatArray = np.where(diff != 0.0, (close - lowest) / diff, 0.0)
-    k[np.isnan(highest)] = np.nan
-    return k
 
 
 def _sma_tail(x: FloatArray, start: int, period: int) -> FloatArray:
     # SMA of x[start:], placed back at its positions (x[:start] is warm-up NaN)
     out = np.full(x.shape[0], np.nan)
     if x.shape[0] > start:
-        out[start:] = rolling_sum_nb(x[start:], period) / period
+        out[start:] = rolling_sum_nb(x[start:], period, float(period))
     return out
 
 
@@ -167,7 +141,7 @@ def _stoch_segment(
     slowing: int,
     d_period: int,
 ) -> tuple[FloatArray, FloatArray]:
-    fast_k = _fast_k(high, low, close, k_period)
+    fast_k: FloatArray = stoch_fast_k_nb(high, low, close, k_period)
     k = _sma_tail(fast_k, k_period - 1, slowing) if slowing > 1 else fast_k
     d = _sma_tail(k, k_period - 1 + slowing - 1, d_period)
     lookback = k_period - 1 + slowing - 1 + d_period - 1

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 
 def _sma_segment(x: FloatArray, period: int) -> FloatArray:
-    out: FloatArray = rolling_sum_nb(x, period) / period
+    out: FloatArray = rolling_sum_nb(x, period, float(period))
     return out
 
 

@@ -19,11 +19,12 @@ from quantforge.indicators._common import (
     single,
 )
 from quantforge.indicators._kernels import (
+    atr_nb,
     rolling_max_nb,
     rolling_mean_std_nb,
     rolling_min_nb,
     rolling_sum_nb,
-    wilder_average_nb,
+    true_range_nb,
 )
 
 log = logging.getLogger(__name__)
@@ -53,17 +54,6 @@ def _check_ddof(ddof: object, period: int) -> int:
     return value
 
 
-def _true_range_segment(high: FloatArray, low: FloatArray, close: FloatArray) -> FloatArray:
-    out = np.full(high.shape[0], np.nan)
-    if high.shape[0] > 1:
-        prev_close = close[:-1]
-        out[1:] = np.maximum(
-            high[1:] - low[1:],
-            np.maximum(np.abs(prev_close - high[1:]), np.abs(prev_close - low[1:])),
-        )
-    return out
-
-
 def true_range(high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike) -> FloatArray:
     """Return the true range ``max(high, prev_close) - min(low, prev_close)`` (TA-Lib ``TRANGE``).
 
@@ -88,15 +78,7 @@ def true_range(high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike) ->
     [nan, 2.5]
     """
     h, lo, c = as_float_arrays(high=high, low=low, close=close)
-    return single(_true_range_segment, [h, lo, c])
-
-
-def _atr_segment(high: FloatArray, low: FloatArray, close: FloatArray, period: int) -> FloatArray:
-    tr = _true_range_segment(high, low, close)
-    if period == 1:
-        return tr
-    out: FloatArray = wilder_average_nb(tr, period)
-    return out
+    return single(true_range_nb, [h, lo, c])
 
 
 def atr(
@@ -131,7 +113,7 @@ def atr(
     """
     period = check_int("period", period)
     h, lo, c = as_float_arrays(high=high, low=low, close=close)
-    return single(_atr_segment, [h, lo, c], period)
+    return single(atr_nb, [h, lo, c], period)
 
 
 def _std_segment(x: FloatArray, period: int, ddof: int) -> FloatArray:
@@ -259,7 +241,7 @@ def bollinger_bands(
 
     def run(arr: FloatArray) -> tuple[FloatArray, ...]:
         # the middle band is bit-for-bit `sma`, so comparisons with an SMA line are consistent
-        mean = rolling_sum_nb(arr, period) / period
+        mean = rolling_sum_nb(arr, period, float(period))
         std = rolling_mean_std_nb(arr, period, 0)[1]
         return mean + up * std, mean, mean - down * std
 

@@ -15,7 +15,7 @@ from quantforge.indicators._common import (
     check_int,
     single,
 )
-from quantforge.indicators._kernels import rolling_sum_nb, session_vwap_nb
+from quantforge.indicators._kernels import rolling_vwap_nb, session_vwap_nb
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +90,6 @@ def typical_price(high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike)
     return out
 
 
-def _rolling_vwap_segment(price: FloatArray, volume: FloatArray, period: int) -> FloatArray:
-    pv = rolling_sum_nb(price * volume, period)
-    vol = rolling_sum_nb(volume, period)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out: FloatArray = np.where(vol > 0.0, pv / vol, np.nan)
-    return out
-
-
 def rolling_vwap(price: npt.ArrayLike, volume: npt.ArrayLike, period: int) -> FloatArray:
     """Return the volume-weighted average price over the trailing ``period`` bars.
 
@@ -128,7 +120,7 @@ def rolling_vwap(price: npt.ArrayLike, volume: npt.ArrayLike, period: int) -> Fl
     """
     period = check_int("period", period)
     p, v = as_float_arrays(price=price, volume=volume)
-    return single(_rolling_vwap_segment, [p, v], period)
+    return single(rolling_vwap_nb, [p, v], period)
 
 
 def _session_starts(

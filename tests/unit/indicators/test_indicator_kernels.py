@@ -26,12 +26,17 @@ def test_kernels_match_python(series, period: int) -> None:  # type: ignore[no-u
     starts = np.zeros(close.shape[0], dtype=np.bool_)
     starts[::25] = True
     cases = [
-        (k.rolling_sum_nb, (close, period)),
+        (k.rolling_sum_nb, (close, period, 1.0)),
+        (k.rolling_sum_nb, (close, period, float(period))),
         (k.ema_nb, (close, period, period - 1)),
         (k.ema_nb, (close, period, period + 5)),
         (k.wma_nb, (close, period)),
         (k.rsi_nb, (close, period)),
-        (k.wilder_average_nb, (high - low, period)),
+        (k.true_range_nb, (high, low, close)),
+        (k.atr_nb, (high, low, close, period)),
+        (k.stoch_fast_k_nb, (high, low, close, period)),
+        (k.rolling_vwap_nb, (close, volume, period)),
+        (k.macd_nb, (close, period, period + 3, 2)),
         (k.rolling_mean_std_nb, (close, period, 0)),
         (k.rolling_max_nb, (close, period)),
         (k.rolling_min_nb, (close, period)),
