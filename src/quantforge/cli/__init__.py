@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "quantforge.cli.data_catalog",
     "quantforge.cli.data_import",
     "quantforge.cli.demo",
+    "quantforge.cli.strategies",
 )
 
 for _name in _COMMAND_MODULES:
