@@ -285,7 +285,7 @@ class Catalog:
         if not files:
             return None
         newest = files[max(files)]
-        value = self._scan_sources([newest]).select(pl.col(BAR_TIME).max()).collect().item()
+        value = self._columns([newest], [BAR_TIME]).get_column(BAR_TIME).max()
         return value if isinstance(value, datetime) else None
 
     # ------------------------------------------------------------------ public API: trades
@@ -414,6 +414,37 @@ class Catalog:
         by_name = {k.split("://")[-1]: v for k, v in blobs.items()}
         return [io.BytesIO(by_name[p.split("://")[-1]]) for p in paths]
 
+    def _columns(self, paths: Sequence[str], columns: Sequence[str]) -> pl.DataFrame:
+        """Read only some columns; on remote storage only those column chunks are fetched."""
+        if self._local:
+            return self._scan_sources(paths).select(columns).collect()
+        import pyarrow.parquet as pq
+
+        frames = []
+        try:
+            for path in paths:
+                with self._fs.open(path, "rb") as handle:
+                    table = pq.read_table(handle, columns=list(columns))
+                frame = pl.from_arrow(table)
+                assert isinstance(frame, pl.DataFrame)
+                frames.append(frame)
+        except OSError as exc:
+            msg = f"cannot read {path} from catalog {self.root}: {exc}"
+            raise CatalogError(msg) from exc
+        return pl.concat(frames)
+
+    def _row_count(self, paths: Sequence[str]) -> int:
+        """Count rows from the Parquet footers (no data pages are read)."""
+        if self._local:
+            return int(self._scan_sources(paths).select(pl.len()).collect().item())
+        import pyarrow.parquet as pq
+
+        total = 0
+        for path in paths:
+            with self._fs.open(path, "rb") as handle:
+                total += pq.ParquetFile(handle).metadata.num_rows
+        return total
+
     def _scan_sources(self, paths: Sequence[str]) -> pl.LazyFrame:
         sources = self._sources(paths)
         # Partitions written at different times may hold different optional columns: scan with
@@ -515,7 +546,7 @@ class Catalog:
                 prepared.append((partition, target, buffer.getvalue()))
             others = [path for year, path in files.items() if year not in touched]
             if others:
-                rows_total += self._scan_sources(others).select(pl.len()).collect().item()
+                rows_total += self._row_count(others)
             self._publish(prepared)
         log.info(
             "catalog write %s: %d rows in, %d new, %d partition(s) rewritten",
@@ -598,7 +629,7 @@ class Catalog:
     def _bar_info(
         self, exchange: str, symbol: str, interval: str, paths: Sequence[str]
     ) -> DatasetInfo | None:
-        times = self._scan_sources(paths).select(BAR_TIME).collect().get_column(BAR_TIME)
+        times = self._columns(paths, [BAR_TIME]).get_column(BAR_TIME)
         if times.len() == 0:
             return None
         gaps, runs, largest = bar_gaps(times, interval)
@@ -617,7 +648,7 @@ class Catalog:
     def _tick_info(
         self, exchange: str, symbol: str, interval: str, paths: Sequence[str]
     ) -> DatasetInfo | None:
-        frame = self._scan_sources(paths).select(TRADE_TIME, "trade_id").collect()
+        frame = self._columns(paths, [TRADE_TIME, "trade_id"])
         if frame.height == 0:
             return None
         step = frame.get_column("trade_id").diff().drop_nulls()
