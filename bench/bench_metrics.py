@@ -37,8 +37,13 @@ def main() -> None:
     timings = {
         "compute_metrics_s": _best_of(
             lambda: compute_metrics(
-                equity, periods_per_year=525_600.0, trade_pnl=pnl, trade_returns=rets,
-                trade_bars_held=held, exposure=exposure, bar_seconds=60.0,
+                equity,
+                periods_per_year=525_600.0,
+                trade_pnl=pnl,
+                trade_returns=rets,
+                trade_bars_held=held,
+                exposure=exposure,
+                bar_seconds=60.0,
             )
         ),
         "rolling_sharpe_w1440_s": _best_of(lambda: rolling_sharpe(r, 1440, 525_600.0)),

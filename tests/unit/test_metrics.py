@@ -610,3 +610,25 @@ def test_docstring_examples_run() -> None:
     result = doctest.testmod(metrics, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 6
     assert result.failed == 0
+
+
+def test_last_digit_jitter_is_not_dispersion() -> None:
+    # equity flat in value but jittering in its last bit (e.g. cash + qty * price rounding):
+    # returns of ±2e-16 must not give a Sharpe ratio of ~1e5 (found by Hypothesis)
+    equity = np.array([13.0, np.nextafter(13.0, 14.0), 13.0, np.nextafter(13.0, 14.0)])
+    r = returns_from_equity(equity)
+    assert np.all(r != 0.0)
+    m = _run(equity, exposure=np.zeros(4))
+    assert m["annual_volatility"] == 0.0
+    assert math.isnan(m["sharpe"])
+    assert np.isnan(rolling_sharpe(r, 2, 252.0)).all()
+
+
+def test_rolling_sharpe_calm_window_next_to_a_spike_is_exact() -> None:
+    # a tiny-variance window beside a huge return: running sums alone are off by ~0.4 % here
+    # (found by Hypothesis); such windows are recomputed two-pass
+    r = np.array([0.0, 0.0, 5.960464477539063e-08, 0.0, 1.0])
+    got = rolling_sharpe(r, 2, 365.0)
+    want = _naive_rolling_sharpe(r, 2, 365.0)
+    np.testing.assert_allclose(got, want, rtol=1e-12, equal_nan=True)
+    assert not np.isnan(got[2])

@@ -36,11 +36,16 @@ EQUITY_WEEKS_PER_YEAR: Final = 52
 CALENDARS: Final = ("crypto", "equity")
 #: left-tail probability of value at risk, CVaR and the tail ratio (95 % confidence)
 TAIL_PROBABILITY: Final = 0.05
-#: a sample standard deviation at or below this fraction of max |x| counts as exactly zero
-#: (a constant series has a rounding-noise deviation of ~1e-16 times its level, not 0)
+#: a sample standard deviation at or below ``RTOL * max|x| + ATOL`` counts as exactly zero: a
+#: constant series has a rounding-noise deviation of ~1e-16 times its level, and equity that
+#: jitters in its last digit gives returns of ~1e-16; neither may yield a Sharpe of 1e14.
+#: (1e-12 per bar is an annual volatility under 1e-8 even for 1-second bars.)
 ZERO_DISPERSION_RTOL: Final = 1e-12
-#: the same test for rolling windows, looser because running sums lose ~half the digits
-ROLLING_ZERO_DISPERSION_RTOL: Final = 1e-7
+ZERO_DISPERSION_ATOL: Final = 1e-12
+#: `rolling_sharpe` recomputes a window two-pass when its sum of squared deviations is below
+#: this fraction of the sum of squares (about the series mean) of the blocks it spans
+ROLLING_RECOMPUTE_RATIO: Final = 1e-3
+_ROLLING_RECOMPUTE_CHUNK: Final = 4_000_000  # values per batch of recomputed windows
 
 #: every key `compute_metrics` returns, in this order
 METRIC_NAMES: Final = (
@@ -264,22 +269,39 @@ def rolling_sharpe(returns: FloatArray, window: int, periods_per_year: float) ->
     # `w` bars: each term then stays of window size, so rounding does not grow with n.
     centre = float(r.mean())
     x = r - centre
+    xx = x * x
     sum_x = _window_sums(x, w)
-    sum_xx = _window_sums(x * x, w)
-    mean_x = sum_x / w
-    var = np.maximum(sum_xx - sum_x * mean_x, 0.0) / (w - 1)
-    std = np.sqrt(var)
-    rms = np.sqrt(sum_xx / w)
-    # A window of identical values has no dispersion: found exactly, not through std.
+    sum_xx = _window_sums(xx, w)
+    mean = sum_x / w
+    ssd = np.maximum(sum_xx - sum_x * mean, 0.0)  # sum of squared deviations
+    mean += centre
+    # A window of identical values has no dispersion: found exactly, not through ssd.
     changed = np.empty(n, dtype=np.bool_)
     changed[0] = True
     changed[1:] = r[1:] != r[:-1]
     last_change = np.maximum.accumulate(np.where(changed, np.arange(n), 0))
-    constant = last_change[w - 1 :] <= np.arange(n - w + 1)
-    flat = constant | (std <= ROLLING_ZERO_DISPERSION_RTOL * rms)
+    zero = last_change[w - 1 :] <= np.arange(n - w + 1)
+    # Running sums carry an error of a few ulps of the squares in the two blocks a window
+    # spans; where the window's own ssd is small against them, recompute it two-pass.
+    block_ss = np.add.reduceat(xx, np.arange(0, n, w))
+    block = np.arange(w - 1, n) // w
+    span_ss = block_ss[block] + np.where(block > 0, block_ss[block - 1], 0.0)
+    redo = np.flatnonzero(~zero & (ssd <= ROLLING_RECOMPUTE_RATIO * span_ss))
+    std = np.sqrt(ssd / (w - 1))
+    zero |= std <= ZERO_DISPERSION_ATOL  # well-conditioned windows: only the absolute floor
+    if redo.size:
+        windows = np.lib.stride_tricks.sliding_window_view(r, w)
+        step = max(1, _ROLLING_RECOMPUTE_CHUNK // w)
+        for lo in range(0, redo.size, step):
+            sel = redo[lo : lo + step]
+            win = windows[sel]
+            mean[sel] = win.mean(axis=1)
+            std[sel] = win.std(axis=1, ddof=1)
+            limit = ZERO_DISPERSION_RTOL * np.abs(win).max(axis=1) + ZERO_DISPERSION_ATOL
+            zero[sel] = std[sel] <= limit
     with np.errstate(divide="ignore", invalid="ignore"):
-        sharpe = (mean_x + centre) / std * math.sqrt(ppy)
-    out[w - 1 :] = np.where(flat, _NAN, sharpe)
+        sharpe = mean / std * math.sqrt(ppy)
+    out[w - 1 :] = np.where(zero, _NAN, sharpe)
     return out
 
 
@@ -507,7 +529,7 @@ def _returns(e: FloatArray) -> FloatArray:
 
 
 def _is_zero_dispersion(std: float, x: FloatArray) -> bool:
-    return std <= ZERO_DISPERSION_RTOL * float(np.max(np.abs(x)))
+    return std <= ZERO_DISPERSION_RTOL * float(np.max(np.abs(x))) + ZERO_DISPERSION_ATOL
 
 
 def _loss_ratio(numerator: float, denominator: float) -> float:
