@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -298,3 +299,26 @@ def test_unreachable_and_bad_urls(tmp_path: Path) -> None:
     store = ResultStore.open(f"sqlite:///{tmp_path / 'deep' / 'er' / 'r.db'}")
     assert store.artifacts_dir == tmp_path / "deep" / "er" / "artifacts"
     store.close()
+
+
+def test_concurrent_writers_store_each_key_once(store: ResultStore, database: str) -> None:
+    experiment_id = experiment(store)
+    records = [record(i) for i in range(400)]
+    errors: list[BaseException] = []
+
+    def write(offset: int) -> None:
+        try:
+            with ResultStore.open(database, artifacts_dir=store.artifacts_dir) as other:
+                # overlapping halves, small batches: the writers race on the same keys
+                other.add_runs(experiment_id, records[offset : offset + 300], batch_size=25)
+        except BaseException as e:  # re-raised in the main thread below
+            errors.append(e)
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in (0, 100)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert store.existing_keys(experiment_id) == {r.run_key for r in records}
+    assert store.runs(experiment_id, status="all").height == 400

@@ -429,6 +429,23 @@ class ResultStore:
         unique: dict[str, RunRecord] = {}
         for record in batch:
             unique[record.run_key] = record  # the last record of a key within a batch wins
+        try:
+            return self._insert_unique(experiment_id, unique, replace=replace)
+        except sa.exc.IntegrityError:
+            # Another writer stored some of these keys between our check and our insert; the
+            # check sees them now, so one retry settles it.
+            log.info("concurrent insert into experiment %d; retrying the batch", experiment_id)
+        try:
+            return self._insert_unique(experiment_id, unique, replace=replace)
+        except sa.exc.IntegrityError as e:
+            raise StoreError(
+                f"storing {len(unique)} runs of experiment {experiment_id} failed twice on a "
+                f"constraint (concurrent writers?): {e.orig}"
+            ) from e
+
+    def _insert_unique(
+        self, experiment_id: int, unique: dict[str, RunRecord], *, replace: bool
+    ) -> int:
         keys = list(unique)
         try:
             with self.engine.begin() as connection:
@@ -468,9 +485,11 @@ class ResultStore:
                         for kind, path, n in self._write_artifacts(experiment_id, r)
                     ]
                     connection.execute(sa.insert(artifacts), rows)
+        except sa.exc.IntegrityError:
+            raise
         except sa.exc.SQLAlchemyError as e:
             raise StoreError(
-                f"storing {len(batch)} runs of experiment {experiment_id} failed: {e}"
+                f"storing {len(keys)} runs of experiment {experiment_id} failed: {e}"
             ) from e
         return len(fresh)
 
