@@ -389,19 +389,19 @@ def _outliers(
         adjacent = t.dt.offset_by(interval_every(interval)).to_physical()[:-1].to_numpy() == (
             t.to_physical()[1:].to_numpy()
         )
-    r = np.where(adjacent, r, np.nan)
-    if np.isnan(r).all():
+    index = np.flatnonzero(adjacent)  # positions in r of returns between adjacent bars
+    if index.size == 0:
         return 0, ()
-    med = float(np.nanmedian(r))
+    r = r[index]
+    med = float(np.median(r))
     dev = np.abs(r - med)
-    mad = float(np.nanmedian(dev)) * 1.4826
+    mad = float(np.median(dev)) * 1.4826
     if mad == 0.0:
         # more than half the returns are identical (flat market); fall back to the mean deviation
-        mad = float(np.nanmean(dev)) * 1.2533
+        mad = float(np.mean(dev)) * 1.2533
     if mad == 0.0:
         return 0, ()
-    with np.errstate(invalid="ignore"):
-        hits = np.flatnonzero(dev / mad > threshold)
+    hits = index[dev > threshold * mad]
     times = ordered[BAR_TIME]
     examples = tuple(times[int(i) + 1] for i in hits[:_MAX_EXAMPLES])
     return int(hits.size), examples
