@@ -270,3 +270,32 @@ def test_monthly_returns_match_quantstats(cases: list[Case]) -> None:
         np.testing.assert_allclose(ours.annual, theirs["EOY"].to_numpy(), rtol=REL, atol=1e-14)
         total = np.prod(1.0 + ours.table[has]) - 1.0
         assert _close(total, case.equity[-1] / case.equity[0] - 1.0, rel=1e-9), case.name
+
+
+def test_documented_differences_on_degenerate_series() -> None:
+    # docs/metrics.md, "Where quantstats and empyrical differ": pinned so a library upgrade
+    # that changes them is noticed. Returns of exactly +1 % every bar: no dispersion, no loss.
+    r = np.full(30, 0.01)
+    s = pd.Series(r, index=pd.date_range("2024-01-01", periods=30, freq="D"))
+    equity = 100.0 * np.concatenate(([1.0], np.cumprod(1.0 + r)))
+    m = compute_metrics(
+        equity,
+        periods_per_year=365.0,
+        trade_pnl=np.array([]),
+        trade_returns=np.array([]),
+        trade_bars_held=np.array([], dtype=np.int64),
+        exposure=np.ones(equity.size),
+        bar_seconds=86_400.0,
+    )
+    # Sharpe: ours nan (no risk, no risk-adjusted return); empyrical inf; quantstats divides
+    # by the rounding residue of the standard deviation
+    assert math.isnan(m["sharpe"])
+    assert ep.sharpe_ratio(r, annualization=365) == math.inf
+    assert qs.stats.sharpe(s, periods=365) > 1e12
+    # Sortino: ours inf like empyrical; quantstats nan
+    assert m["sortino"] == math.inf
+    assert ep.sortino_ratio(r, annualization=365) == math.inf
+    assert math.isnan(qs.stats.sortino(s, periods=365))
+    # Calmar without drawdown: ours inf; the CAGR it divides is the libraries' CAGR
+    assert m["calmar"] == math.inf
+    assert _close(m["annual_return"], ep.annual_return(r, annualization=365))

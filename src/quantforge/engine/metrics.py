@@ -557,10 +557,10 @@ def _window_sums(x: FloatArray, w: int) -> FloatArray:
     local = np.cumsum(padded.reshape(n_blocks, w), axis=1)
     totals = local[:, -1]
     prefix = local.ravel()[:n]
-    i = np.arange(w, n)
     sums = np.empty(n - w + 1)
     sums[0] = totals[0]
-    sums[1:] = prefix[i] + totals[i // w - 1] - prefix[i - w]
+    # for i >= w, the block before i's is block (i - w) // w
+    sums[1:] = prefix[w:] + (np.repeat(totals, w)[: n - w] - prefix[:-w])
     return sums
 
 
