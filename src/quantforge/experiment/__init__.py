@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from quantforge.experiment.config import ExperimentConfig, StrategySpec, load_experiment
+from quantforge.experiment.config import (
+    ExperimentConfig,
+    StrategySpec,
+    load_experiment,
+    parse_experiment,
+)
 from quantforge.experiment.keys import data_fingerprint, run_key
 from quantforge.experiment.space import (
     Constraint,
@@ -28,5 +33,6 @@ __all__ = [
     "Values",
     "data_fingerprint",
     "load_experiment",
+    "parse_experiment",
     "run_key",
 ]

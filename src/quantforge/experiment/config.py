@@ -11,6 +11,7 @@ misspelt key — the closest valid key.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import difflib
 import logging
@@ -62,6 +63,7 @@ __all__ = [
     "StrategySpec",
     "load_experiment",
     "parse_dimension",
+    "parse_experiment",
 ]
 
 #: metrics stored as real columns and usable for ranking
@@ -675,10 +677,52 @@ def load_experiment(
     """
     source = Path(path)
     data = _read(source)
-    _resolve_paths(data, source.resolve().parent)
-    data["source"] = str(source)
+    return parse_experiment(
+        data,
+        source=str(source),
+        base_dir=source.resolve().parent,
+        strategy_parameters=strategy_parameters,
+    )
+
+
+def parse_experiment(
+    data: Mapping[str, Any],
+    *,
+    source: str = "<experiment>",
+    base_dir: str | Path | None = None,
+    strategy_parameters: StrategyParameters | None = None,
+) -> ExperimentConfig:
+    """Validate an experiment given as a mapping (e.g. JSON posted to the API).
+
+    Parameters
+    ----------
+    data
+        The sections, as they would appear in a file.
+    source
+        How to name the input in error messages.
+    base_dir
+        Folder that relative ``data.catalog`` and ``outputs.results_dir`` are resolved against;
+        None leaves them as given.
+    strategy_parameters
+        As for `load_experiment`.
+
+    Returns
+    -------
+    ExperimentConfig
+
+    Raises
+    ------
+    ConfigError
+        Naming ``source``, each offending key path and what was expected.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: expected a table of sections (name, data, strategy, ...)")
+    document = copy.deepcopy(dict(data))
+    if base_dir is not None:
+        _resolve_paths(document, Path(base_dir).resolve())
+    document.setdefault("source", source)
     try:
-        config = ExperimentConfig.model_validate(data)
+        config = ExperimentConfig.model_validate(document)
     except ValidationError as e:
         problems = [_describe(error) for error in e.errors()]
         raise ConfigError(_summary(source, problems)) from None
@@ -690,7 +734,7 @@ def load_experiment(
     return config
 
 
-def _summary(source: Path, problems: list[str]) -> str:
+def _summary(source: str, problems: list[str]) -> str:
     if len(problems) == 1:
         return f"{source}: {problems[0]}"
     lines = "\n".join(f"  - {p}" for p in problems)

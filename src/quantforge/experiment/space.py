@@ -415,7 +415,7 @@ class ParamGrid:
 
     Order: the first parameter varies slowest, the last fastest. Iterating twice gives the same
     sequence. ``len()`` is computed without enumerating when there are no constraints; with
-    constraints it walks the product once (values only, no dictionaries) and caches the count.
+    constraints it walks the product once, checking every combination, and caches the count.
     """
 
     __slots__ = ("_count", "_values", "space")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from quantforge.errors import ConfigError
-from quantforge.experiment.config import ExperimentConfig, load_experiment
+from quantforge.experiment.config import ExperimentConfig, load_experiment, parse_experiment
 from quantforge.experiment.space import Fixed, Logspace, Range, Values
 
 REPO = Path(__file__).resolve().parents[3]
@@ -219,3 +219,20 @@ def test_strategies_list_paths(tmp_path: Path) -> None:
     assert len(config.strategies) == 1
     bad = text.replace("step: 5}", "stp: 5}")
     assert "at strategies[0].params.fast" in error_of(write(tmp_path, bad))
+
+
+def test_parse_experiment_from_a_mapping(tmp_path: Path) -> None:
+    config = load_experiment(write(tmp_path, MINIMAL_YAML))
+    dumped = config.model_dump(mode="json")
+    again = parse_experiment(dumped)
+    assert again == config  # a stored config validates back to the same model
+    assert dumped == again.model_dump(mode="json")
+    raw = {"name": "x", "data": {"catalog": "c"}, "strategy": {"name": "ma_cross"}}
+    with pytest.raises(ConfigError) as info:
+        parse_experiment(raw, source="POST /experiments")
+    message = str(info.value)
+    assert message.startswith("POST /experiments: ")
+    assert "missing key 'symbols' at data" in message
+    assert raw == {"name": "x", "data": {"catalog": "c"}, "strategy": {"name": "ma_cross"}}
+    with pytest.raises(ConfigError, match="expected a table"):
+        parse_experiment([1, 2])  # type: ignore[arg-type]
