@@ -527,6 +527,35 @@ def macd_nb(x, fast, slow, signal):
 
 
 @njit(cache=True)
+def roc_nb(x, period):
+    """Return ``((x / x[-period]) - 1) * 100``, 0 where the reference is 0; reference: TA_ROC."""
+    n = x.shape[0]
+    out = np.full(n, np.nan)
+    for i in range(period, n):
+        prev = x[i - period]
+        out[i] = ((x[i] / prev) - 1.0) * 100.0 if prev != 0.0 else 0.0
+    return out
+
+
+@njit(cache=True)
+def obv_nb(close, volume):
+    """Return on-balance volume starting at ``volume[0]``; reference: TA_OBV."""
+    n = close.shape[0]
+    out = np.empty(n)
+    if n == 0:
+        return out
+    total = volume[0]
+    out[0] = total
+    for i in range(1, n):
+        if close[i] > close[i - 1]:
+            total += volume[i]
+        elif close[i] < close[i - 1]:
+            total -= volume[i]
+        out[i] = total
+    return out
+
+
+@njit(cache=True)
 def session_vwap_nb(pv, volume, starts):
     """Return the cumulative VWAP that restarts where ``starts`` is True; NaN while volume is 0."""
     n = pv.shape[0]

@@ -2,7 +2,8 @@
 
 A sweep over ``fast in 5..50, slow in 20..200`` asks for ``ema(close, 20)`` many times; the cache
 computes it once. Keys are ``(indicator name, canonical parameters, input fingerprints)``; a
-fingerprint is a BLAKE2b-128 digest of an input array's dtype, shape and bytes.
+fingerprint is the XXH3-128 digest of an input array's bytes plus its dtype and shape (~1 ms for
+1M float64 values; not cryptographic, and it need not be: inputs are our own data).
 
 Fingerprints of **read-only** arrays (e.g. columns from ``polars.Series.to_numpy()``, or arrays
 after ``a.flags.writeable = False``) are computed once per array object and remembered while
@@ -17,7 +18,6 @@ returned but not stored. The cache is not thread-safe; use one per worker proces
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import weakref
 from collections import OrderedDict
@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import xxhash
 
 from quantforge.errors import ConfigError
 from quantforge.indicators.registry import IndicatorResult, Params, lookup
@@ -86,13 +87,13 @@ class IndicatorCache:
         return len(self._store)
 
     def fingerprint(self, array: npt.NDArray[Any]) -> bytes:
-        """Return the 16-byte BLAKE2b digest of an array's dtype, shape and contents."""
+        """Return a 16-byte XXH3-128 digest of an array's contents, tagged with dtype and shape."""
         ident = id(array)
         if not array.flags.writeable:
             known = self._fingerprints.get(ident)
             if known is not None and known[0]() is array:
                 return known[1]
-        digest = hashlib.blake2b(digest_size=16)
+        digest = xxhash.xxh3_128()
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(np.ascontiguousarray(array).view(np.uint8).data)
         value = digest.digest()

@@ -19,6 +19,7 @@ from quantforge.indicators._common import (
 )
 from quantforge.indicators._kernels import (
     macd_nb,
+    roc_nb,
     rolling_sum_nb,
     rsi_nb,
     stoch_fast_k_nb,
@@ -243,15 +244,6 @@ def stochastic_fast(
     return stochastic(high, low, close, k_period, 1, d_period)
 
 
-def _roc_segment(x: FloatArray, period: int) -> FloatArray:
-    out = np.full(x.shape[0], np.nan)
-    if x.shape[0] > period:
-        prev = x[:-period]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[period:] = np.where(prev != 0.0, ((x[period:] / prev) - 1.0) * 100.0, 0.0)
-    return out
-
-
 def roc(values: npt.ArrayLike, period: int = 10) -> FloatArray:
     """Return the rate of change in percent, ``(x / x[-period] - 1) * 100`` (TA-Lib ``ROC``).
 
@@ -281,4 +273,4 @@ def roc(values: npt.ArrayLike, period: int = 10) -> FloatArray:
     """
     period = check_int("period", period)
     x = as_float_array("values", values)
-    return single(_roc_segment, [x], period)
+    return single(roc_nb, [x], period)

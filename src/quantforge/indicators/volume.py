@@ -15,19 +15,11 @@ from quantforge.indicators._common import (
     check_int,
     single,
 )
-from quantforge.indicators._kernels import rolling_vwap_nb, session_vwap_nb
+from quantforge.indicators._kernels import obv_nb, rolling_vwap_nb, session_vwap_nb
 
 log = logging.getLogger(__name__)
 
 _DAY_MS = 86_400_000
-
-
-def _obv_segment(close: FloatArray, volume: FloatArray) -> FloatArray:
-    steps = np.empty_like(volume)
-    steps[0] = volume[0]
-    steps[1:] = np.sign(np.diff(close)) * volume[1:]
-    out: FloatArray = np.cumsum(steps)
-    return out
 
 
 def obv(close: npt.ArrayLike, volume: npt.ArrayLike) -> FloatArray:
@@ -57,9 +49,7 @@ def obv(close: npt.ArrayLike, volume: npt.ArrayLike) -> FloatArray:
     [5.0, 11.0, 4.0, 4.0]
     """
     c, v = as_float_arrays(close=close, volume=volume)
-    if c.shape[0] == 0:
-        return c.copy()
-    return single(_obv_segment, [c, v])
+    return single(obv_nb, [c, v])
 
 
 def typical_price(high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike) -> FloatArray:

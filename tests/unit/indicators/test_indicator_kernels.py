@@ -37,6 +37,8 @@ def test_kernels_match_python(series, period: int) -> None:  # type: ignore[no-u
         (k.stoch_fast_k_nb, (high, low, close, period)),
         (k.rolling_vwap_nb, (close, volume, period)),
         (k.macd_nb, (close, period, period + 3, 2)),
+        (k.roc_nb, (close, period)),
+        (k.obv_nb, (close, volume)),
         (k.rolling_mean_std_nb, (close, period, 0)),
         (k.rolling_max_nb, (close, period)),
         (k.rolling_min_nb, (close, period)),
