@@ -122,15 +122,15 @@ def run_chunk(
 ) -> list[RawResult]:
     """Run ``fn`` over one chunk of ``(index, task)`` pairs inside a worker; never raises.
 
-    Used by every executor backend; exceptions other than `Exception` subclasses (SystemExit,
-    KeyboardInterrupt) propagate and cost the chunk.
+    Used by every executor backend; only KeyboardInterrupt (and other non-`Exception` signals
+    of the interpreter) propagates and costs the chunk.
     """
     out: list[RawResult] = []
     for index, task in chunk:
         start = time.perf_counter()
         try:
             value = fn(task, shared) if has_shared else fn(task)
-        except Exception as e:
+        except (Exception, SystemExit) as e:  # sys.exit() in a task fails the task, not the worker
             out.append(
                 (
                     index,

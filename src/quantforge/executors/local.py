@@ -247,8 +247,18 @@ class LocalExecutor:
         ExecutionBackendError
             When workers keep dying (more than ``max_restarts`` pool restarts in this call).
         """
+        try:
+            pickle.dumps(fn)
+        except (pickle.PicklingError, AttributeError, TypeError) as e:
+            raise ExecutionBackendError(
+                f"{fn!r} cannot be sent to worker processes ({e}); "
+                "pass a function defined at module level"
+            ) from e
         size = self.chunk_size or auto_chunk_size(task_count(tasks), self.workers)
-        payload = write_shared(shared) if shared is not None else None
+        try:
+            payload = write_shared(shared) if shared is not None else None
+        except (pickle.PicklingError, AttributeError, TypeError) as e:
+            raise ExecutionBackendError(f"the shared payload cannot be pickled: {e}") from e
         payload_arg = str(payload) if payload is not None else None
         chunks = chunked(tasks, size)
         in_flight: dict[Future[list[RawResult]], list[tuple[int, Any]]] = {}

@@ -194,3 +194,16 @@ def test_interrupt_stops_workers_and_cleans_up() -> None:
             with pytest.raises(ProcessLookupError):
                 os.kill(pid, 0)
         assert [r.value for r in ex.map(tasks.square, [3])] == [9]  # a fresh pool serves again
+
+
+def test_unpicklable_inputs_fail_fast_and_sys_exit_fails_one_task(
+    executor: LocalExecutor,
+) -> None:
+    with pytest.raises(ExecutionBackendError, match="module level"):
+        list(executor.map(lambda x: x, [1]))
+    with pytest.raises(ExecutionBackendError, match="shared payload cannot be pickled"):
+        list(executor.map(tasks.square, [1], shared={"f": lambda: 1}))
+    results = {r.index: r for r in executor.map(tasks.exit_on_two, range(5))}
+    assert results[2].status is TaskStatus.ERROR
+    assert results[2].error == "SystemExit: 3"
+    assert [results[i].value for i in (0, 1, 3, 4)] == [0, 1, 3, 4]
