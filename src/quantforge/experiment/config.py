@@ -275,7 +275,11 @@ def _utc(value: object) -> object:
 class DataSpec(_Model):
     """Which bars to load: ``[start, end)`` of ``interval`` bars per symbol from the catalog."""
 
-    catalog: str = Field(description="catalog folder or URL (s3://...); relative to the file")
+    catalog: str | None = Field(
+        default=None,
+        description="catalog folder or URL (s3://...), relative to the file; None: the settings' "
+        "catalog (QUANTFORGE_CATALOG / --catalog)",
+    )
     exchange: str = "binance"
     market: Literal["spot", "usdm", "coinm"] = "spot"
     symbols: tuple[str, ...] = Field(min_length=1)

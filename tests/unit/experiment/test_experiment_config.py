@@ -227,6 +227,8 @@ def test_parse_experiment_from_a_mapping(tmp_path: Path) -> None:
     again = parse_experiment(dumped)
     assert again == config  # a stored config validates back to the same model
     assert dumped == again.model_dump(mode="json")
+    no_catalog = {**dumped, "data": {**dumped["data"], "catalog": None}}
+    assert parse_experiment(no_catalog).data.catalog is None  # falls back to the settings
     raw = {"name": "x", "data": {"catalog": "c"}, "strategy": {"name": "ma_cross"}}
     with pytest.raises(ConfigError) as info:
         parse_experiment(raw, source="POST /experiments")
