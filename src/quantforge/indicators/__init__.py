@@ -8,6 +8,8 @@ sweep cache (`IndicatorCache`) build on them.
 
 from __future__ import annotations
 
+from quantforge.indicators.cache import IndicatorCache
+from quantforge.indicators.frame import IndicatorSpec, compute, spec, with_indicators
 from quantforge.indicators.momentum import (
     Macd,
     Stochastic,
@@ -18,6 +20,7 @@ from quantforge.indicators.momentum import (
     stochastic_fast,
 )
 from quantforge.indicators.moving import ema, sma, wma
+from quantforge.indicators.mtf import align_to_base, mtf_indicator, resample_bars
 from quantforge.indicators.trend import Dmi, adx, dmi, linreg_slope, minus_di, plus_di
 from quantforge.indicators.volatility import (
     BollingerBands,
@@ -37,19 +40,25 @@ __all__ = [
     "BollingerBands",
     "Dmi",
     "DonchianChannel",
+    "IndicatorCache",
+    "IndicatorSpec",
     "Macd",
     "Stochastic",
     "adx",
+    "align_to_base",
     "atr",
     "bollinger_bands",
+    "compute",
     "dmi",
     "donchian",
     "ema",
     "linreg_slope",
     "macd",
     "minus_di",
+    "mtf_indicator",
     "obv",
     "plus_di",
+    "resample_bars",
     "roc",
     "rolling_max",
     "rolling_min",
@@ -58,10 +67,12 @@ __all__ = [
     "rsi",
     "session_vwap",
     "sma",
+    "spec",
     "stochastic",
     "stochastic_fast",
     "true_range",
     "typical_price",
+    "with_indicators",
     "wma",
     "zscore",
 ]

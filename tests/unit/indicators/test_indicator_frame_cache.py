@@ -241,3 +241,17 @@ def test_with_indicators_uses_the_cache(bars: pl.DataFrame) -> None:
 def test_lookup_lists_known_names() -> None:
     with pytest.raises(ConfigError, match="known: adx, atr"):
         lookup("nope")
+
+
+def test_package_exports_are_sorted_and_complete() -> None:
+    import types
+
+    assert qi.__all__ == sorted(qi.__all__)
+    public = {
+        name
+        for name in dir(qi)
+        if not name.startswith("_")
+        and not isinstance(getattr(qi, name), types.ModuleType)
+        and name != "annotations"
+    }
+    assert public == set(qi.__all__)
