@@ -621,6 +621,8 @@ def test_last_digit_jitter_is_not_dispersion() -> None:
     m = _run(equity, exposure=np.zeros(4))
     assert m["annual_volatility"] == 0.0
     assert math.isnan(m["sharpe"])
+    assert math.isnan(m["sortino"])  # downside deviation ~1e-16: no loss, no gain either
+    assert math.isnan(m["calmar"])  # max drawdown ~1e-16 likewise
     assert np.isnan(rolling_sharpe(r, 2, 252.0)).all()
 
 

@@ -532,15 +532,14 @@ def _is_zero_dispersion(std: float, x: FloatArray) -> bool:
     return std <= ZERO_DISPERSION_RTOL * float(np.max(np.abs(x))) + ZERO_DISPERSION_ATOL
 
 
-def _loss_ratio(numerator: float, denominator: float) -> float:
-    """Ratio over a loss-like quantity >= 0: +inf when it is 0 and the numerator positive."""
+def _loss_ratio(numerator: float, denominator: float, atol: float = ZERO_DISPERSION_ATOL) -> float:
+    """Ratio over a loss-like quantity >= 0; a loss <= atol is none: +inf, or nan if the
+    numerator is not above atol either (both rounding noise: nothing happened)."""
     if math.isnan(numerator) or math.isnan(denominator):
         return _NAN
-    if denominator > 0.0:
+    if denominator > atol:
         return numerator / denominator
-    if numerator > 0.0:
-        return _INF
-    return -_INF if numerator < 0.0 else _NAN
+    return _INF if numerator > atol else _NAN
 
 
 def _normal_cdf(x: float) -> float:
@@ -674,7 +673,8 @@ def _trade_metrics(pnl: FloatArray, trade_ret: FloatArray, held: FloatArray) -> 
         "n_losses": float(n_losses),
         "gross_profit": gross_profit,
         "gross_loss": gross_loss,
-        "profit_factor": _loss_ratio(gross_profit, gross_loss),
+        # trade P&L is classified by its exact sign, so its ratios use exact zeros too
+        "profit_factor": _loss_ratio(gross_profit, gross_loss, atol=0.0),
         "avg_win": gross_profit / n_wins if n_wins else _NAN,
         "avg_loss": -gross_loss / n_losses if n_losses else _NAN,
         "max_consecutive_wins": float(_longest_run(wins)),
@@ -683,7 +683,8 @@ def _trade_metrics(pnl: FloatArray, trade_ret: FloatArray, held: FloatArray) -> 
     if n_wins == 0:
         res["payoff_ratio"] = _NAN
     else:
-        res["payoff_ratio"] = _loss_ratio(res["avg_win"], -res["avg_loss"] if n_losses else 0.0)
+        avg_loss = -res["avg_loss"] if n_losses else 0.0
+        res["payoff_ratio"] = _loss_ratio(res["avg_win"], avg_loss, atol=0.0)
     if n == 0:
         undefined = ("win_rate", "expectancy", "avg_trade_return", "best_trade", "worst_trade")
         res.update(dict.fromkeys(undefined, _NAN))
