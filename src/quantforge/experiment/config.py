@@ -364,34 +364,105 @@ class StrategySpec(_Model):
 
 
 class FeesSpec(_Model):
-    """Fee rates as fractions of notional (0.001 = 0.1% = 10 bps)."""
+    """Fee rates as fractions of notional (0.001 = 0.1% = 10 bps); a negative maker is a rebate."""
 
-    maker: float = Field(default=0.001, ge=0.0, lt=0.1)
+    maker: float = Field(default=0.001, ge=-0.01, lt=0.1)
     taker: float = Field(default=0.001, ge=0.0, lt=0.1)
 
 
-class SlippageSpec(_Model):
-    """A slippage model by name and its numeric parameters (the engine checks the names)."""
+def _check_model_params(
+    kind: str,
+    name: str,
+    params: Mapping[str, float],
+    table: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]],
+) -> None:
+    required, optional = table[name]
+    allowed = (*required, *optional)
+    for key in params:
+        if key not in allowed:
+            hint = difflib.get_close_matches(key, allowed, n=1)
+            suggestion = (
+                f" — did you mean {hint[0]!r}?"
+                if hint
+                else f" ({name} takes: {', '.join(allowed) or 'no parameters'})"
+            )
+            raise ValueError(f"unknown parameter {key!r} for {kind} {name!r}{suggestion}")
+    missing = [key for key in required if key not in params]
+    if missing:
+        raise ValueError(
+            f"{kind} {name!r} needs params {missing} (e.g. params: {{{missing[0]}: ...}})"
+        )
+    for key, value in params.items():
+        if not math.isfinite(value):
+            raise ValueError(f"{kind} parameter {key!r} must be finite, got {value!r}")
 
-    model: str = Field(default="none", pattern=_IDENTIFIER)
+
+# model -> (required params, optional params); the engine's slippage models (engine/costs.py)
+_SLIPPAGE_PARAMS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "none": ((), ()),
+    "fixed_bps": (("bps",), ()),
+    "range_fraction": (("fraction",), ()),
+    "atr_fraction": (("fraction",), ("period",)),
+    "sqrt_impact": (("coef",), ()),
+}
+# mode -> (required params, optional params); the engine's sizers (engine/sizing.py)
+_SIZING_PARAMS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "fixed_qty": (("qty",), ()),
+    "fixed_notional": (("notional",), ()),
+    "percent_equity": (("fraction",), ()),
+    "risk_percent": (("fraction",), ()),
+}
+
+
+class SlippageSpec(_Model):
+    """A slippage model and its parameters.
+
+    ``none``; ``fixed_bps`` (bps); ``range_fraction`` (fraction of the previous bar's range);
+    ``atr_fraction`` (fraction, optional period); ``sqrt_impact`` (coef).
+    """
+
+    model: Literal["none", "fixed_bps", "range_fraction", "atr_fraction", "sqrt_impact"] = "none"
     params: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _params_fit_model(self) -> SlippageSpec:
+        _check_model_params("slippage model", self.model, self.params, _SLIPPAGE_PARAMS)
+        return self
 
 
 class SizingSpec(_Model):
-    """A sizing mode by name and its numeric parameters (the engine checks the names)."""
+    """A sizing mode and its parameters.
 
-    mode: str = Field(default="fraction_of_equity", pattern=_IDENTIFIER)
-    params: dict[str, float] = Field(default_factory=dict)
+    ``percent_equity`` (fraction of equity, 1.0 = all); ``fixed_notional`` (notional, quote
+    currency); ``fixed_qty`` (qty, base asset); ``risk_percent`` (fraction of equity lost at the
+    stop; needs ``risk.stop_loss``).
+    """
+
+    mode: Literal["percent_equity", "fixed_notional", "fixed_qty", "risk_percent"] = (
+        "percent_equity"
+    )
+    params: dict[str, float] = Field(default_factory=lambda: {"fraction": 1.0})
+
+    @model_validator(mode="after")
+    def _params_fit_mode(self) -> SizingSpec:
+        _check_model_params("sizing mode", self.mode, self.params, _SIZING_PARAMS)
+        for key, value in self.params.items():
+            if value <= 0:
+                raise ValueError(f"sizing parameter {key!r} must be > 0, got {value!r}")
+        return self
 
 
 class RiskSpec(_Model):
-    """Risk rails; fractions of price or equity, ``None`` switches a rail off."""
+    """Exits attached to every entry (fractions of the entry price) and the leverage cap.
+
+    ``None`` switches a rail off.
+    """
 
     stop_loss: float | None = Field(default=None, gt=0.0, lt=1.0)
     take_profit: float | None = Field(default=None, gt=0.0)
     trailing_stop: float | None = Field(default=None, gt=0.0, lt=1.0)
+    timeout_bars: int | None = Field(default=None, ge=1)
     max_leverage: float = Field(default=1.0, gt=0.0, le=125.0)
-    max_drawdown_halt: float | None = Field(default=None, gt=0.0, lt=1.0)
 
 
 class EngineSpec(_Model):
@@ -402,7 +473,15 @@ class EngineSpec(_Model):
     slippage: SlippageSpec = SlippageSpec()
     sizing: SizingSpec = SizingSpec()
     risk: RiskSpec = RiskSpec()
-    intrabar: Literal["adverse_first", "favourable_first"] = "adverse_first"
+    intrabar: Literal["adverse", "favorable", "open_distance"] = "adverse"
+
+    @model_validator(mode="after")
+    def _risk_sizing_needs_a_stop(self) -> EngineSpec:
+        if self.sizing.mode == "risk_percent" and self.risk.stop_loss is None:
+            raise ValueError(
+                "sizing mode 'risk_percent' sizes from the stop distance; set risk.stop_loss"
+            )
+        return self
 
 
 class RankingSpec(_Model):

@@ -69,6 +69,12 @@ def test_every_example_file_loads() -> None:
         assert config.n_runs > 0, path
 
 
+def test_examples_use_real_strategy_parameters() -> None:
+    registry = pytest.importorskip("quantforge.strategies.registry")
+    for path in EXAMPLES:
+        load_experiment(path, strategy_parameters=registry.parameter_names)
+
+
 def test_naive_vs_regime_example_is_the_64_grid() -> None:
     config = load_experiment(REPO / "examples/experiments/naive_vs_regime_btc_15m.yaml")
     assert [s.name for s in config.all_strategies] == ["ma_cross", "regime_ma_cross"]
@@ -93,9 +99,9 @@ def test_constrained_example_and_toml_example() -> None:
     toml = load_experiment(REPO / "examples/experiments/regime_ma_cross_ray.toml")
     assert toml.strategy is not None
     dims = toml.strategy.space.dimensions
-    assert dims["threshold"].values() == (0.1, 0.2, 0.3, 0.4, 0.5)
-    assert isinstance(dims["vol_window"], Fixed)
-    assert isinstance(dims["stop_loss"], Logspace)
+    assert dims["atr_ratio"].values() == (0.6, 0.7, 0.8, 0.9, 1.0)
+    assert isinstance(dims["trend_period"], Fixed)
+    assert isinstance(dims["atr_stop"], Logspace)
     assert toml.executor.kind == "ray"
     assert toml.executor.address == "auto"
     assert toml.store_url().startswith("postgresql+psycopg://")
@@ -238,3 +244,34 @@ def test_parse_experiment_from_a_mapping(tmp_path: Path) -> None:
     assert raw == {"name": "x", "data": {"catalog": "c"}, "strategy": {"name": "ma_cross"}}
     with pytest.raises(ConfigError, match="expected a table"):
         parse_experiment([1, 2])  # type: ignore[arg-type]
+
+
+def test_engine_section_matches_the_engine_vocabulary(tmp_path: Path) -> None:
+    config = load_experiment(write(tmp_path, MINIMAL_YAML))
+    engine = config.engine
+    assert engine.sizing.mode == "percent_equity"
+    assert engine.sizing.params == {"fraction": 1.0}
+    assert engine.slippage.model == "none"
+    assert engine.intrabar == "adverse"
+    toml = load_experiment(REPO / "examples/experiments/regime_ma_cross_ray.toml")
+    assert toml.engine.slippage.params == {"fraction": 0.05, "period": 14}
+    assert toml.engine.risk.timeout_bars == 120
+    cases = {
+        "engine: {slippage: {model: fixed_bps, params: {bsp: 2}}}": (
+            "engine.slippage: unknown parameter 'bsp' for slippage model 'fixed_bps'"
+            " — did you mean 'bps'?"
+        ),
+        "engine: {slippage: {model: fixed_bps}}": "needs params ['bps']",
+        "engine: {slippage: {model: fixed_bsp}}": "did you mean 'fixed_bps'?",
+        "engine: {sizing: {mode: risk_percent, params: {fraction: 0.01}}}": "set risk.stop_loss",
+        "engine: {sizing: {mode: fixed_qty, params: {qty: -1}}}": "must be > 0",
+        "engine: {intrabar: adverse_first}": "did you mean 'adverse'?",
+        "engine: {fees: {maker: -0.02}}": "engine.fees.maker",
+    }
+    for text, expected in cases.items():
+        assert expected in error_of(write(tmp_path, MINIMAL_YAML + text + "\n")), text
+    ok = MINIMAL_YAML + (
+        "engine: {sizing: {mode: risk_percent, params: {fraction: 0.01}}, risk: {stop_loss: 0.02},"
+        " fees: {maker: -0.0001, taker: 0.0004}}\n"
+    )
+    assert load_experiment(write(tmp_path, ok)).engine.fees.maker == -0.0001
