@@ -122,8 +122,8 @@ def test_checksum_verified_and_mismatch(tmp_path: Path) -> None:
 
 def test_trades_spot_and_futures(tmp_path: Path) -> None:
     spot = (
-        "3735693015,61607.99,0.001,61.60799,1723161600123456,True,True\n"
-        "3735693016,61608.0,0.5,30804.0,1723161600123999,false,TRUE\n"
+        "3735693015,61607.99,0.001,61.60799,1735776000123456,True,True\n"
+        "3735693016,61608.0,0.5,30804.0,1735776000123999,false,TRUE\n"
     )
     # a 2024 spot file with µs would contradict its date; use 2025 for the µs case
     dump = read_binance_dump(_write(tmp_path, "BTCUSDT-trades-2025-01-02.csv", spot))
@@ -133,7 +133,7 @@ def test_trades_spot_and_futures(tmp_path: Path) -> None:
     assert frame.schema["time"] == TRADE_TIME_DTYPE
     assert frame["is_buyer_maker"].to_list() == [True, False]
     assert frame["is_best_match"].to_list() == [True, True]
-    assert frame["time"][0] == dt.datetime(2024, 8, 9, 0, 0, 0, 123456, tzinfo=dt.UTC)
+    assert frame["time"][0] == dt.datetime(2025, 1, 2, 0, 0, 0, 123456, tzinfo=dt.UTC)
 
     fut = "id,price,qty,quote_qty,time,is_buyer_maker\n1,4.8,10,48.0,1738368000001,true\n"
     dump = read_binance_dump(_write(tmp_path, "FILUSDT-trades-2025-02.csv", fut))
@@ -238,6 +238,19 @@ def test_unit_contradicting_file_date(tmp_path: Path) -> None:
     # ms timestamps in a spot file dated 2025-01-02 (spot switched to µs)
     with pytest.raises(DataFormatError, match="spot dump dated 2025-01-02 uses µs"):
         read_binance_dump(_write(tmp_path, "BTCUSDT-1m-2025-01-02.csv", KLINES_MS))
+
+
+def test_rows_outside_the_named_day(tmp_path: Path) -> None:
+    # a 2024-12-31 file renamed to 2024-12-30: same unit, wrong day
+    with pytest.raises(DataFormatError) as err:
+        read_binance_dump(_write(tmp_path, "BTCUSDT-1m-2024-12-30.csv", KLINES_MS))
+    assert "line 1, field 'open_time'" in str(err.value)
+    assert "2024-12-31T00:00:00+00:00, outside the period the file name gives (2024-12-30)" in (
+        str(err.value)
+    )
+    # monthly file names cover the whole month
+    monthly = read_binance_dump(_write(tmp_path, "BTCUSDT-1m-2024-12.csv", KLINES_MS))
+    assert monthly.frame.height == 3
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -243,6 +243,7 @@ def read_binance_dump(
     file_date = _file_date(meta)
     unit = _detect_unit(frame, kind, had_header, csv_name, p)
     _check_unit_against_date(unit, file_date, market, csv_name, p)
+    _check_rows_in_period(frame, kind, unit, file_date, had_header, csv_name, p)
     log.info(
         "read %s: kind=%s market=%s rows=%d header=%s time unit=%s",
         p,
@@ -496,6 +497,37 @@ def _check_unit_against_date(
             f"but a {market} dump dated {first.isoformat()} uses "
             f"{'µs' if expected == 'us' else 'ms'} (spot switched to µs on 2025-01-01, futures "
             "stayed in ms); the file was altered or misnamed — re-download it"
+        )
+        raise DataFormatError(msg)
+
+
+def _check_rows_in_period(
+    frame: pl.DataFrame,
+    kind: str,
+    unit: str,
+    days: tuple[dt.date, dt.date] | None,
+    had_header: bool,
+    csv_name: str,
+    p: Path,
+) -> None:
+    """Reject a file whose rows lie outside the day/month its name gives (misnamed or altered)."""
+    if days is None:
+        return
+    per_day = 86_400_000 * (1000 if unit == "us" else 1)
+    epoch = dt.date(1970, 1, 1)
+    lo = (days[0] - epoch).days * per_day
+    hi = ((days[1] - epoch).days + 1) * per_day
+    col = _TIME_COLUMNS[kind][0]
+    outside = (frame[col] < lo) | (frame[col] >= hi)
+    if outside.any():
+        row = int(outside.arg_max() or 0)
+        value = frame[col][row]
+        when = dt.datetime.fromtimestamp(value / (per_day / 86_400), tz=dt.UTC)
+        period = days[0].isoformat() if days[0] == days[1] else f"{days[0]} … {days[1]}"
+        msg = (
+            f"{_where(csv_name, p)} line {row + 1 + (1 if had_header else 0)}, field "
+            f"{col!r}: {value} is {when.isoformat()}, outside the period the file name gives "
+            f"({period}); the file is misnamed or altered — re-download it"
         )
         raise DataFormatError(msg)
 
