@@ -626,7 +626,7 @@ def _return_metrics(e: FloatArray, r: FloatArray, ppy: float, rf: float) -> dict
     skew, kurt = _sample_moments(r, std)
     res["skew"], res["kurtosis"] = skew, kurt
     if not math.isnan(kurt):
-        # Bailey & Lopez de Prado (2012): kurtosis here is raw (excess + 3), so (g4 - 1) / 4
+        # Bailey & Lopez de Prado (2012) use raw kurtosis g4 = excess + 3: (g4 - 1) / 4
         radicand = 1.0 - skew * sharpe_bar + (kurt + 2.0) / 4.0 * sharpe_bar**2
         if radicand > 0.0:
             res["probabilistic_sharpe_ratio"] = _normal_cdf(
