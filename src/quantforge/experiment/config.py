@@ -20,7 +20,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final, Literal, TypeAlias, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, get_args
 
 import yaml
 from pydantic import (
@@ -45,6 +45,9 @@ from quantforge.experiment.space import (
     Range,
     Values,
 )
+
+if TYPE_CHECKING:
+    from quantforge.engine import Backtest
 
 log = logging.getLogger(__name__)
 
@@ -564,6 +567,67 @@ class ExperimentConfig(_Model):
         if self.outputs.store is not None:
             return self.outputs.store
         return f"sqlite:///{Path(self.outputs.results_dir) / 'results.db'}"
+
+    def backtest(self, symbol: str = "") -> Backtest:
+        """Return the engine's `Backtest` settings for one symbol of this experiment.
+
+        Fees, slippage, sizing, exits, the same-bar rule and cash come from ``engine``; the
+        instrument is ``spot`` or a linear perpetual (``data.market``) with ``risk.max_leverage``
+        and no tick/lot rounding — replace it (``dataclasses.replace(bt, instrument=...)``) with
+        the exchange's rules when they are known.
+
+        Raises
+        ------
+        ConfigError
+            When the engine rejects a setting (e.g. leverage on a spot market).
+        """
+        # imported here so that loading a config does not pull in the compiled engine
+        from quantforge.engine import (
+            Backtest,
+            ExitRules,
+            Fees,
+            Instrument,
+            sizing,
+            slippage,
+        )
+
+        engine = self.engine
+        params = engine.slippage.params
+        models: dict[str, Callable[[], Any]] = {
+            "none": slippage.NoSlippage,
+            "fixed_bps": lambda: slippage.FixedBps(params["bps"]),
+            "range_fraction": lambda: slippage.RangeFraction(params["fraction"]),
+            "atr_fraction": lambda: slippage.AtrFraction(
+                params["fraction"], int(params.get("period", 14))
+            ),
+            "sqrt_impact": lambda: slippage.SqrtImpact(params["coef"]),
+        }
+        amount = engine.sizing.params
+        sizers: dict[str, Callable[[], Any]] = {
+            "percent_equity": lambda: sizing.PercentEquity(amount["fraction"]),
+            "fixed_notional": lambda: sizing.FixedNotional(amount["notional"]),
+            "fixed_qty": lambda: sizing.FixedQty(amount["qty"]),
+            "risk_percent": lambda: sizing.RiskPercent(amount["fraction"]),
+        }
+        risk = engine.risk
+        return Backtest(
+            cash=engine.cash,
+            fees=Fees(maker=engine.fees.maker, taker=engine.fees.taker),
+            slippage=models[engine.slippage.model](),
+            sizing=sizers[engine.sizing.mode](),
+            exit_rules=ExitRules(
+                stop_loss=risk.stop_loss,
+                take_profit=risk.take_profit,
+                trailing=risk.trailing_stop,
+                timeout_bars=risk.timeout_bars,
+            ),
+            instrument=Instrument(
+                market="spot" if self.data.market == "spot" else "linear_perp",
+                leverage=risk.max_leverage,
+            ),
+            same_bar_rule=engine.intrabar,
+            symbol=symbol,
+        )
 
 
 # --- loading ----------------------------------------------------------------------------------

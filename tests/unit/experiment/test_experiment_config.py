@@ -275,3 +275,27 @@ def test_engine_section_matches_the_engine_vocabulary(tmp_path: Path) -> None:
         " fees: {maker: -0.0001, taker: 0.0004}}\n"
     )
     assert load_experiment(write(tmp_path, ok)).engine.fees.maker == -0.0001
+
+
+def test_engine_settings_build_the_engines_backtest(tmp_path: Path) -> None:
+    engine = pytest.importorskip("quantforge.engine")
+    naive = load_experiment(REPO / "examples/experiments/naive_vs_regime_btc_15m.yaml")
+    bt = naive.backtest("BTCUSDT")
+    assert isinstance(bt, engine.Backtest)
+    assert bt.cash == 10_000
+    assert bt.fees == engine.Fees(maker=0.001, taker=0.001)
+    assert bt.slippage == engine.slippage.FixedBps(1.0)
+    assert bt.sizing == engine.sizing.PercentEquity(1.0)
+    assert bt.same_bar_rule == "adverse"
+    assert bt.symbol == "BTCUSDT"
+    perp = load_experiment(REPO / "examples/experiments/regime_ma_cross_ray.toml").backtest()
+    assert perp.instrument.market == "linear_perp"
+    assert perp.instrument.leverage == 2.0
+    assert perp.slippage == engine.slippage.AtrFraction(0.05, 14)
+    assert perp.exit_rules == engine.ExitRules(trailing=0.08, timeout_bars=120)
+    assert perp.same_bar_rule == "open_distance"
+    spot_levered = load_experiment(
+        write(tmp_path, MINIMAL_YAML + "engine: {risk: {max_leverage: 3}}\n")
+    )
+    with pytest.raises(ConfigError, match="spot"):
+        spot_levered.backtest()
