@@ -168,6 +168,7 @@ def test_monotonic_equity_has_no_drawdown(start: float, steps: list[float], ppy:
     assert m["ulcer_index"] == 0.0
     assert np.all(drawdown_series(equity) == 0.0)
     assert m["calmar"] == math.inf or math.isnan(m["calmar"])
+    assert m["pnl_to_max_drawdown"] == math.inf or math.isnan(m["pnl_to_max_drawdown"])
     assert m["sortino"] == math.inf or math.isnan(m["sortino"])
 
 

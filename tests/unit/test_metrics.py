@@ -95,6 +95,7 @@ def reference_metrics(
     out["max_drawdown_duration_days"] = _longest(under) * bar_seconds / 86_400
     out["ulcer_index"] = math.sqrt(math.fsum(d * d for d in dds) / len(e))
     out["calmar"] = out["annual_return"] / out["max_drawdown"]
+    out["pnl_to_max_drawdown"] = (e[-1] - e[0]) / max(abs_dds)
     m = _mean(r)
     m2 = math.fsum((v - m) ** 2 for v in r) / n
     m3 = math.fsum((v - m) ** 3 for v in r) / n
@@ -203,6 +204,7 @@ def test_hand_computed_case() -> None:
         "max_drawdown_duration_days": 1 / 24,
         "ulcer_index": math.sqrt(0.01 / 5),
         "calmar": 2.1,
+        "pnl_to_max_drawdown": 21 / 11,
         "exposure": 2.5 / 5,
         "n_trades": 7.0,
         "n_wins": 4.0,
@@ -321,6 +323,7 @@ def test_flat_equity() -> None:
     for key in ("sharpe", "sortino", "calmar", "skew", "kurtosis", "tail_ratio"):
         assert math.isnan(m[key]), key
     assert math.isnan(m["probabilistic_sharpe_ratio"])
+    assert math.isnan(m["pnl_to_max_drawdown"])
     # a positive risk-free rate does not turn "no risk" into -inf
     assert math.isnan(_run([100.0] * 10, rf=0.05)["sharpe"])
 
@@ -336,6 +339,7 @@ def test_constant_growth_has_no_dispersion_but_no_loss() -> None:
     assert math.isnan(m["skew"])
     assert m["sortino"] == INF
     assert m["calmar"] == INF
+    assert m["pnl_to_max_drawdown"] == INF
     assert m["max_drawdown"] == 0.0
 
 
@@ -421,6 +425,7 @@ def test_abs_and_relative_drawdown_can_differ() -> None:
     m = _run([100.0, 50.0, 1_000.0, 900.0], exposure=[1.0] * 4)
     assert m["max_drawdown"] == pytest.approx(0.5)
     assert m["max_drawdown_abs"] == pytest.approx(100.0)
+    assert m["pnl_to_max_drawdown"] == pytest.approx(800.0 / 100.0)
 
 
 def test_first_bar_loss_counts_as_drawdown() -> None:
@@ -623,6 +628,7 @@ def test_last_digit_jitter_is_not_dispersion() -> None:
     assert math.isnan(m["sharpe"])
     assert math.isnan(m["sortino"])  # downside deviation ~1e-16: no loss, no gain either
     assert math.isnan(m["calmar"])  # max drawdown ~1e-16 likewise
+    assert math.isnan(m["pnl_to_max_drawdown"])
     assert np.isnan(rolling_sharpe(r, 2, 252.0)).all()
 
 

@@ -58,6 +58,7 @@ METRIC_NAMES: Final = (
     "sharpe",
     "sortino",
     "calmar",
+    "pnl_to_max_drawdown",
     "max_drawdown",
     "max_drawdown_abs",
     "max_drawdown_duration_bars",
@@ -471,6 +472,10 @@ def compute_metrics(
     out.update(_return_metrics(e, r, ppy, rf))
     out.update(_drawdown_metrics(e, bar_s))
     out["calmar"] = _loss_ratio(out["annual_return"], out["max_drawdown"])
+    # in units of the starting cash, so the zero rule does not depend on the currency
+    out["pnl_to_max_drawdown"] = _loss_ratio(
+        out["total_return"], out["max_drawdown_abs"] / float(e[0])
+    )
     out["exposure"] = float(gross.mean())
     out.update(_trade_metrics(pnl, trade_ret, held))
     return {name: out[name] for name in METRIC_NAMES}
