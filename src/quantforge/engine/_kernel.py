@@ -34,6 +34,9 @@ import math
 import numpy as np
 from numba import njit
 
+# fmt: off
+# (kernel call sites pass many positional arrays; one argument per line would triple the file)
+
 # order kinds
 MARKET = 0
 LIMIT = 1
@@ -284,89 +287,15 @@ def _spawn_exits_nb(orders, active, ist, params, k, i, price, pos_side, at_open,
         tp = price * (1.0 + pos_side * o.tp_pct)
     nan = np.nan
     if np.isfinite(sl):
-        submit_nb(
-            orders,
-            active,
-            ist,
-            params,
-            i,
-            ab,
-            STOP,
-            -pos_side,
-            S_CLOSE,
-            0.0,
-            nan,
-            sl,
-            GTC,
-            0,
-            T_STOP,
-            1,
-            nan,
-            nan,
-            nan,
-            nan,
-            TR_NONE,
-            nan,
-            nan,
-            0,
-            k,
-        )
+        submit_nb(orders, active, ist, params, i, ab, STOP, -pos_side, S_CLOSE, 0.0, nan, sl,
+                  GTC, 0, T_STOP, 1, nan, nan, nan, nan, TR_NONE, nan, nan, 0, k)
     if np.isfinite(tp):
-        submit_nb(
-            orders,
-            active,
-            ist,
-            params,
-            i,
-            ab,
-            LIMIT,
-            -pos_side,
-            S_CLOSE,
-            0.0,
-            tp,
-            nan,
-            GTC,
-            0,
-            T_TAKE_PROFIT,
-            1,
-            nan,
-            nan,
-            nan,
-            nan,
-            TR_NONE,
-            nan,
-            nan,
-            0,
-            k,
-        )
+        submit_nb(orders, active, ist, params, i, ab, LIMIT, -pos_side, S_CLOSE, 0.0, tp, nan,
+                  GTC, 0, T_TAKE_PROFIT, 1, nan, nan, nan, nan, TR_NONE, nan, nan, 0, k)
     if o.child_trail_kind != TR_NONE:
-        submit_nb(
-            orders,
-            active,
-            ist,
-            params,
-            i,
-            ab,
-            TRAILING_STOP,
-            -pos_side,
-            S_CLOSE,
-            0.0,
-            nan,
-            nan,
-            GTC,
-            0,
-            T_TRAILING,
-            1,
-            nan,
-            nan,
-            nan,
-            nan,
-            o.child_trail_kind,
-            o.child_trail_value,
-            price,
-            0,
-            k,
-        )
+        submit_nb(orders, active, ist, params, i, ab, TRAILING_STOP, -pos_side, S_CLOSE, 0.0,
+                  nan, nan, GTC, 0, T_TRAILING, 1, nan, nan, nan, nan, o.child_trail_kind,
+                  o.child_trail_value, price, 0, k)
     if o.timeout_bars > 0:
         ist[I_TIMEOUT_AT] = i + o.timeout_bars - 1
     else:
@@ -440,25 +369,8 @@ def _size_nb(o, price, pos, cash, fee_rate, lot, closing):
 
 
 @njit(cache=True)
-def fill_nb(
-    orders,
-    active,
-    fills,
-    trades,
-    fs,
-    ist,
-    params,
-    k,
-    i,
-    base,
-    slipped,
-    liq,
-    at_open,
-    hi,
-    lo,
-    vol,
-    atr,
-):
+def fill_nb(orders, active, fills, trades, fs, ist, params, k, i, base, slipped, liq, at_open,
+            hi, lo, vol, atr):
     """Fill order ``k`` on bar ``i`` at ``base`` (plus slippage when ``slipped``); return True.
 
     Resolves the quantity, applies lot/min-notional/funds/spot checks (a failed check marks the
@@ -598,92 +510,24 @@ def _open_phase_nb(orders, active, fills, trades, fs, ist, params, i, op, hi, lo
             continue
         side = o.side
         if o.kind == MARKET:
-            fill_nb(
-                orders,
-                active,
-                fills,
-                trades,
-                fs,
-                ist,
-                params,
-                k,
-                i,
-                px,
-                True,
-                TAKER,
-                True,
-                hi,
-                lo,
-                vol,
-                atr,
-            )
+            fill_nb(orders, active, fills, trades, fs, ist, params, k, i, px, True, TAKER, True,
+                    hi, lo, vol, atr)
             continue
         level, is_limit = _level_nb(o, i, atr)
         if is_limit:
             if side * (level - px) >= 0.0:
                 liq = MAKER if o.arrived == 1 else TAKER
-                fill_nb(
-                    orders,
-                    active,
-                    fills,
-                    trades,
-                    fs,
-                    ist,
-                    params,
-                    k,
-                    i,
-                    px,
-                    False,
-                    liq,
-                    True,
-                    hi,
-                    lo,
-                    vol,
-                    atr,
-                )
+                fill_nb(orders, active, fills, trades, fs, ist, params, k, i, px, False, liq,
+                        True, hi, lo, vol, atr)
         elif side * (px - level) >= 0.0:
             if o.kind == STOP_LIMIT:
                 o.triggered = 1
                 if side * (o.limit - px) >= 0.0:
-                    fill_nb(
-                        orders,
-                        active,
-                        fills,
-                        trades,
-                        fs,
-                        ist,
-                        params,
-                        k,
-                        i,
-                        px,
-                        False,
-                        TAKER,
-                        True,
-                        hi,
-                        lo,
-                        vol,
-                        atr,
-                    )
+                    fill_nb(orders, active, fills, trades, fs, ist, params, k, i, px, False,
+                            TAKER, True, hi, lo, vol, atr)
             else:
-                fill_nb(
-                    orders,
-                    active,
-                    fills,
-                    trades,
-                    fs,
-                    ist,
-                    params,
-                    k,
-                    i,
-                    px,
-                    True,
-                    TAKER,
-                    True,
-                    hi,
-                    lo,
-                    vol,
-                    atr,
-                )
+                fill_nb(orders, active, fills, trades, fs, ist, params, k, i, px, True, TAKER,
+                        True, hi, lo, vol, atr)
         if o.status == ACTIVE:
             o.arrived = 1
             if o.tif == IOC:
@@ -731,69 +575,18 @@ def _leg_nb(orders, active, fills, trades, fs, ist, params, i, a, b, hi, lo, vol
             break
         o = orders[best]
         if best_lim:
-            fill_nb(
-                orders,
-                active,
-                fills,
-                trades,
-                fs,
-                ist,
-                params,
-                best,
-                i,
-                best_px,
-                False,
-                MAKER if o.arrived == 1 else TAKER,
-                False,
-                hi,
-                lo,
-                vol,
-                atr,
-            )
+            fill_nb(orders, active, fills, trades, fs, ist, params, best, i, best_px, False,
+                    MAKER if o.arrived == 1 else TAKER, False, hi, lo, vol, atr)
         elif o.kind == STOP_LIMIT:
             o.triggered = 1
             o.arrived = 0
             if o.side * (o.limit - best_px) >= 0.0:
-                fill_nb(
-                    orders,
-                    active,
-                    fills,
-                    trades,
-                    fs,
-                    ist,
-                    params,
-                    best,
-                    i,
-                    best_px,
-                    False,
-                    TAKER,
-                    False,
-                    hi,
-                    lo,
-                    vol,
-                    atr,
-                )
+                fill_nb(orders, active, fills, trades, fs, ist, params, best, i, best_px, False,
+                        TAKER, False, hi, lo, vol, atr)
             o.arrived = 1
         else:
-            fill_nb(
-                orders,
-                active,
-                fills,
-                trades,
-                fs,
-                ist,
-                params,
-                best,
-                i,
-                best_px,
-                True,
-                TAKER,
-                False,
-                hi,
-                lo,
-                vol,
-                atr,
-            )
+            fill_nb(orders, active, fills, trades, fs, ist, params, best, i, best_px, True, TAKER,
+                    False, hi, lo, vol, atr)
     # trailing references follow the leg's end
     for j in range(ist[I_NACT]):
         o = orders[active[j]]
@@ -805,28 +598,84 @@ def _leg_nb(orders, active, fills, trades, fs, ist, params, i, a, b, hi, lo, vol
 
 
 @njit(cache=True)
-def step_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist, params):
-    """Process bar ``i``: fills at the open, along the intrabar path, then expiries and timeouts."""
-    if ist[I_NACT] > 0:
-        _open_phase_nb(orders, active, fills, trades, fs, ist, params, i, op, hi, lo, vol, atr)
-        pos = fs[F_POS]
-        rule = int(params[P_RULE])
-        o_, h_, l_ = op[i], hi[i], lo[i]
-        if rule == OPEN_DISTANCE or pos == 0.0:
-            low_first = not (h_ - o_ < o_ - l_)
-        elif rule == ADVERSE:
-            low_first = pos > 0.0
-        else:
-            low_first = pos < 0.0
-        x1 = l_ if low_first else h_
-        x2 = h_ if low_first else l_
-        if ist[I_NACT] > 0 and x1 != o_:
-            _leg_nb(orders, active, fills, trades, fs, ist, params, i, o_, x1, hi, lo, vol, atr)
-        if ist[I_NACT] > 0 and x2 != x1:
-            _leg_nb(orders, active, fills, trades, fs, ist, params, i, x1, x2, hi, lo, vol, atr)
-        if ist[I_NACT] > 0 and cl[i] != x2:
-            _leg_nb(orders, active, fills, trades, fs, ist, params, i, x2, cl[i], hi, lo, vol, atr)
-    # end of bar: expiries, timeout exit, compaction of the working list
+def _fills_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist, params):
+    # the open, then the three legs of the intrabar path
+    _open_phase_nb(orders, active, fills, trades, fs, ist, params, i, op, hi, lo, vol, atr)
+    pos = fs[F_POS]
+    rule = int(params[P_RULE])
+    o_, h_, l_ = op[i], hi[i], lo[i]
+    if rule == OPEN_DISTANCE or pos == 0.0:
+        low_first = not (h_ - o_ < o_ - l_)
+    elif rule == ADVERSE:
+        low_first = pos > 0.0
+    else:
+        low_first = pos < 0.0
+    x1 = l_ if low_first else h_
+    x2 = h_ if low_first else l_
+    if ist[I_NACT] > 0 and x1 != o_:
+        _leg_nb(orders, active, fills, trades, fs, ist, params, i, o_, x1, hi, lo, vol, atr)
+    if ist[I_NACT] > 0 and x2 != x1:
+        _leg_nb(orders, active, fills, trades, fs, ist, params, i, x1, x2, hi, lo, vol, atr)
+    if ist[I_NACT] > 0 and cl[i] != x2:
+        _leg_nb(orders, active, fills, trades, fs, ist, params, i, x2, cl[i], hi, lo, vol, atr)
+
+
+@njit(cache=True, inline="always")
+def _quiet_nb(i, op, hi, lo, atr, orders, active, ist):
+    """Return True when no working order can fill on bar ``i``; then do the bar's bookkeeping.
+
+    This is the fast route for the common bar where a stop or limit is working but out of reach:
+    the result is exactly what the full path walk would produce (orders marked as resting,
+    trailing references moved to the bar's extreme, IOC orders canceled).
+    """
+    h_ = hi[i]
+    l_ = lo[i]
+    for j in range(ist[I_NACT]):
+        o = orders[active[j]]
+        if o.status != ACTIVE or o.active_bar > i:
+            continue
+        kind = o.kind
+        side = o.side
+        if kind == MARKET:
+            return False
+        if kind == LIMIT or (kind == STOP_LIMIT and o.triggered == 1):
+            if (side > 0 and l_ <= o.limit) or (side < 0 and h_ >= o.limit):
+                return False
+        elif kind == TRAILING_STOP:
+            # the highest level the stop can reach inside the bar, whatever the path
+            ref = max(o.trail_ref, h_) if side < 0 else min(o.trail_ref, l_)
+            if o.trail_kind == TR_PCT:
+                dist = ref * o.trail_value
+            elif o.trail_kind == TR_ABS:
+                dist = o.trail_value
+            elif i > 0 and np.isfinite(atr[i - 1]):
+                dist = o.trail_value * atr[i - 1]
+            else:
+                dist = np.inf
+            if (side < 0 and l_ <= ref - dist) or (side > 0 and h_ >= ref + dist):
+                return False
+        elif (side > 0 and h_ >= o.stop) or (side < 0 and l_ <= o.stop):
+            return False
+    for j in range(ist[I_NACT]):
+        o = orders[active[j]]
+        if o.status != ACTIVE or o.active_bar > i:
+            continue
+        o.arrived = 1
+        if o.tif == IOC:
+            o.status = CANCELED
+            o.reason = R_IOC
+            o.fill_bar = i
+        elif o.kind == TRAILING_STOP:
+            if o.side < 0:
+                o.trail_ref = max(o.trail_ref, h_)
+            else:
+                o.trail_ref = min(o.trail_ref, l_)
+    return True
+
+
+@njit(cache=True, inline="always")
+def _end_of_bar_nb(i, orders, active, ist):
+    # expire good-for-N-bars orders and compact the working list
     n = 0
     for j in range(ist[I_NACT]):
         k = active[j]
@@ -839,100 +688,61 @@ def step_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist,
             active[n] = k
             n += 1
     ist[I_NACT] = n
-    if ist[I_TIMEOUT_AT] >= 0 and i >= ist[I_TIMEOUT_AT] and fs[F_POS] != 0.0:
-        ist[I_TIMEOUT_AT] = -1
-        side = -1 if fs[F_POS] > 0.0 else 1
-        nan = np.nan
-        submit_nb(
-            orders,
-            active,
-            ist,
-            params,
-            i,
-            i + 1,
-            MARKET,
-            side,
-            S_CLOSE,
-            0.0,
-            nan,
-            nan,
-            GTC,
-            0,
-            T_TIMEOUT,
-            1,
-            nan,
-            nan,
-            nan,
-            nan,
-            TR_NONE,
-            nan,
-            nan,
-            0,
-            -1,
-        )
 
 
 @njit(cache=True)
-def advance_nb(
-    start,
-    stop,
-    op,
-    hi,
-    lo,
-    cl,
-    vol,
-    atr,
-    orders,
-    active,
-    fills,
-    trades,
-    fs,
-    ist,
-    params,
-    cash_out,
-    pos_out,
-):
-    """Run `step_nb` on bars ``start..stop-1`` recording cash and position after each bar.
+def _timeout_exit_nb(i, orders, active, ist, fs, params):
+    ist[I_TIMEOUT_AT] = -1
+    side = -1 if fs[F_POS] > 0.0 else 1
+    nan = np.nan
+    submit_nb(orders, active, ist, params, i, i + 1, MARKET, side, S_CLOSE, 0.0, nan, nan,
+              GTC, 0, T_TIMEOUT, 1, nan, nan, nan, nan, TR_NONE, nan, nan, 0, -1)
+
+
+@njit(cache=True)
+def step_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist, params):
+    """Process bar ``i``: fills at the open, along the intrabar path, then expiries and timeouts.
+
+    Bars with nothing working cost a couple of comparisons; bars whose working orders are all out
+    of reach take the bookkeeping-only route (`_quiet_nb`).
+    """
+    if ist[I_NACT] > 0:
+        if not _quiet_nb(i, op, hi, lo, atr, orders, active, ist):
+            _fills_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist, params)
+        _end_of_bar_nb(i, orders, active, ist)
+    if ist[I_TIMEOUT_AT] >= 0 and i >= ist[I_TIMEOUT_AT] and fs[F_POS] != 0.0:
+        _timeout_exit_nb(i, orders, active, ist, fs, params)
+
+
+@njit(cache=True)
+def advance_nb(start, stop, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist,
+               params, cash_out, pos_out):
+    """Run bars ``start..stop-1`` (as `step_nb`) recording cash and position after each bar.
 
     Return the first bar not processed: ``stop``, or earlier when a record array is nearly full
     (the caller grows the arrays and calls again from there).
     """
     for i in range(start, stop):
-        if (
-            ist[I_NORD] + HEADROOM > orders.shape[0]
-            or ist[I_NFILL] + HEADROOM > fills.shape[0]
-            or ist[I_NTRADE] + HEADROOM > trades.shape[0]
-        ):
+        if (ist[I_NORD] + HEADROOM > orders.shape[0] or ist[I_NFILL] + HEADROOM > fills.shape[0]
+                or ist[I_NTRADE] + HEADROOM > trades.shape[0]):
             return i
-        step_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist, params)
+        # step_nb, written out: a call per bar passing a dozen arrays costs more than the bar
+        if ist[I_NACT] > 0:
+            if not _quiet_nb(i, op, hi, lo, atr, orders, active, ist):
+                _fills_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist,
+                          params)
+            _end_of_bar_nb(i, orders, active, ist)
+        if ist[I_TIMEOUT_AT] >= 0 and i >= ist[I_TIMEOUT_AT] and fs[F_POS] != 0.0:
+            _timeout_exit_nb(i, orders, active, ist, fs, params)
         cash_out[i] = fs[F_CASH]
         pos_out[i] = fs[F_POS]
     return stop
 
 
 @njit(cache=True)
-def signal_orders_nb(
-    i,
-    le,
-    lx,
-    se,
-    sx,
-    entry_limit,
-    size_mode,
-    size,
-    sl_pct,
-    tp_pct,
-    trail_kind,
-    trail_value,
-    timeout_bars,
-    entry_bars,
-    cl,
-    orders,
-    active,
-    ist,
-    fs,
-    params,
-):
+def signal_orders_nb(i, le, lx, se, sx, entry_limit, size_mode, size, sl_pct, tp_pct,
+                     trail_kind, trail_value, timeout_bars, entry_bars, cl,
+                     orders, active, ist, fs, params):
     """Turn bar ``i``'s signals into orders (filling from bar i+1).
 
     Rules: an entry and an exit of the same direction on one bar cancel out; long and short
@@ -964,99 +774,23 @@ def signal_orders_nb(
             o.fill_bar = i
     nan = np.nan
     if close:
-        submit_nb(
-            orders,
-            active,
-            ist,
-            params,
-            i,
-            i + 1,
-            MARKET,
-            -1 if pos > 0.0 else 1,
-            S_CLOSE,
-            0.0,
-            nan,
-            nan,
-            GTC,
-            0,
-            T_SIGNAL,
-            1,
-            nan,
-            nan,
-            nan,
-            nan,
-            TR_NONE,
-            nan,
-            nan,
-            0,
-            -1,
-        )
+        submit_nb(orders, active, ist, params, i, i + 1, MARKET, -1 if pos > 0.0 else 1, S_CLOSE,
+                  0.0, nan, nan, GTC, 0, T_SIGNAL, 1, nan, nan, nan, nan, TR_NONE, nan, nan, 0,
+                  -1)
     if go_long or go_short:
         side = 1 if go_long else -1
         lim = entry_limit[i]
         kind = LIMIT if np.isfinite(lim) else MARKET
         tif = GTB if kind == LIMIT else GTC
-        submit_nb(
-            orders,
-            active,
-            ist,
-            params,
-            i,
-            i + 1,
-            kind,
-            side,
-            size_mode,
-            size[i],
-            lim,
-            nan,
-            tif,
-            entry_bars,
-            T_ENTRY,
-            0,
-            sl_pct,
-            tp_pct,
-            nan,
-            nan,
-            trail_kind,
-            trail_value,
-            cl[i],
-            timeout_bars,
-            -1,
-        )
+        submit_nb(orders, active, ist, params, i, i + 1, kind, side, size_mode, size[i], lim,
+                  nan, tif, entry_bars, T_ENTRY, 0, sl_pct, tp_pct, nan, nan, trail_kind,
+                  trail_value, cl[i], timeout_bars, -1)
 
 
 @njit(cache=True)
-def simulate_signals_nb(
-    start,
-    op,
-    hi,
-    lo,
-    cl,
-    vol,
-    atr,
-    le,
-    lx,
-    se,
-    sx,
-    entry_limit,
-    size_mode,
-    size,
-    sl_pct,
-    tp_pct,
-    trail_kind,
-    trail_value,
-    timeout_bars,
-    entry_bars,
-    orders,
-    active,
-    fills,
-    trades,
-    fs,
-    ist,
-    params,
-    cash_out,
-    pos_out,
-):
+def simulate_signals_nb(start, op, hi, lo, cl, vol, atr, le, lx, se, sx, entry_limit, size_mode,
+                        size, sl_pct, tp_pct, trail_kind, trail_value, timeout_bars, entry_bars,
+                        orders, active, fills, trades, fs, ist, params, cash_out, pos_out):
     """Fast path: run the whole bar loop from ``start`` with signal arrays and declarative exits.
 
     Return the first bar not processed (``len(op)`` when done; earlier when the record arrays
@@ -1064,35 +798,21 @@ def simulate_signals_nb(
     """
     n = op.shape[0]
     for i in range(start, n):
-        if (
-            ist[I_NORD] + HEADROOM > orders.shape[0]
-            or ist[I_NFILL] + HEADROOM > fills.shape[0]
-            or ist[I_NTRADE] + HEADROOM > trades.shape[0]
-        ):
+        if (ist[I_NORD] + HEADROOM > orders.shape[0] or ist[I_NFILL] + HEADROOM > fills.shape[0]
+                or ist[I_NTRADE] + HEADROOM > trades.shape[0]):
             return i
-        step_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist, params)
-        signal_orders_nb(
-            i,
-            le,
-            lx,
-            se,
-            sx,
-            entry_limit,
-            size_mode,
-            size,
-            sl_pct,
-            tp_pct,
-            trail_kind,
-            trail_value,
-            timeout_bars,
-            entry_bars,
-            cl,
-            orders,
-            active,
-            ist,
-            fs,
-            params,
-        )
+        # step_nb, written out: a call per bar passing a dozen arrays costs more than the bar
+        if ist[I_NACT] > 0:
+            if not _quiet_nb(i, op, hi, lo, atr, orders, active, ist):
+                _fills_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist,
+                          params)
+            _end_of_bar_nb(i, orders, active, ist)
+        if ist[I_TIMEOUT_AT] >= 0 and i >= ist[I_TIMEOUT_AT] and fs[F_POS] != 0.0:
+            _timeout_exit_nb(i, orders, active, ist, fs, params)
+        if le[i] or lx[i] or se[i] or sx[i]:
+            signal_orders_nb(i, le, lx, se, sx, entry_limit, size_mode, size, sl_pct, tp_pct,
+                             trail_kind, trail_value, timeout_bars, entry_bars, cl, orders,
+                             active, ist, fs, params)
         cash_out[i] = fs[F_CASH]
         pos_out[i] = fs[F_POS]
     return n
@@ -1132,3 +852,6 @@ def atr_nb(hi, lo, cl, period):
         prev = (prev * (period - 1) + tr) / period
         out[i] = prev
     return out
+
+
+# fmt: on
