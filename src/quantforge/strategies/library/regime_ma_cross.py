@@ -1,0 +1,194 @@
+"""``regime_ma_cross`` ("regime sniper"): an MA cross taken only in a rising, active regime."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from quantforge._typing import BoolArray, FloatArray
+from quantforge.strategies.base import Context, Fill, Strategy
+from quantforge.strategies.library._common import (
+    BarArrays,
+    StrategyDefinition,
+    as_arrays,
+    crosses_above,
+    crosses_below,
+    get_float,
+    get_int,
+    indicator,
+    moving_average,
+)
+from quantforge.strategies.params import Param, ParamSpace, ParamValue
+
+if TYPE_CHECKING:
+    from quantforge.indicators.cache import IndicatorCache
+
+
+@dataclass(frozen=True, slots=True)
+class RegimeConditions:
+    """The four entry conditions per bar (each False while its inputs warm up) and the ATR."""
+
+    trend_up: BoolArray
+    active: BoolArray
+    rsi_ok: BoolArray
+    cross_up: BoolArray
+    cross_down: BoolArray
+    atr: FloatArray
+
+    @property
+    def entry(self) -> BoolArray:
+        """Return the bars where all four hold."""
+        return self.trend_up & self.active & self.rsi_ok & self.cross_up
+
+
+def regime_conditions(
+    arrays: BarArrays, p: Mapping[str, ParamValue], cache: IndicatorCache | None
+) -> RegimeConditions:
+    """Compute `RegimeConditions` for resolved parameters ``p``."""
+    close = arrays.close
+    n = close.shape[0]
+    trend = indicator(cache, "ema", {"period": get_int(p, "trend_period")}, close)
+    lookback = get_int(p, "trend_lookback")
+    trend_up = np.zeros(n, dtype=np.bool_)
+    atr_period = get_int(p, "atr_period")
+    atr = indicator(cache, "atr", {"period": atr_period}, arrays.high, arrays.low, close)
+    atr_avg = indicator(cache, "sma", {"period": get_int(p, "atr_avg_period")}, atr)
+    rsi = indicator(cache, "rsi", {"period": get_int(p, "rsi_period")}, close)
+    with np.errstate(invalid="ignore"):
+        if n > lookback:
+            trend_up[lookback:] = trend[lookback:] > trend[:-lookback]
+        active = atr > get_float(p, "atr_ratio") * atr_avg
+        rsi_ok = (rsi >= get_float(p, "rsi_min")) & (rsi <= get_float(p, "rsi_max"))
+    fast = moving_average(cache, p["ma_type"], close, p["fast"])
+    slow = moving_average(cache, p["ma_type"], close, p["slow"])
+    return RegimeConditions(
+        trend_up, active, rsi_ok, crosses_above(fast, slow), crosses_below(fast, slow), atr
+    )
+
+
+class RegimeMaCrossStrategy(Strategy):
+    """Event-path ``regime_ma_cross`` (see `RegimeMaCross` for the rules)."""
+
+    def __init__(self, cond: RegimeConditions, atr_stop: float) -> None:
+        self.cond = cond
+        self.entry = cond.entry
+        self.atr_stop = atr_stop
+        self.signal_atr = np.nan  # ATR on the bar that signalled the pending entry
+        self.stop_id: int | None = None
+        #: (fill bar, stop price) of every protective stop placed
+        self.stops: list[tuple[int, float]] = []
+
+    @property
+    def name(self) -> str:
+        """Return the registry name."""
+        return "regime_ma_cross"
+
+    def on_fill(self, ctx: Context, fill: Fill) -> None:
+        """Place the ATR stop when the entry fills; forget it when the position is closed."""
+        if fill.tag == "entry" and fill.position > 0.0:
+            stop = fill.price - self.atr_stop * self.signal_atr
+            if stop > 0.0:
+                self.stop_id = ctx.sell(fill.position, stop=stop, reduce_only=True)
+                self.stops.append((fill.bar, stop))
+        elif fill.position == 0.0:
+            if self.stop_id is not None:
+                ctx.cancel(self.stop_id)
+            self.stop_id = None
+
+    def on_bar(self, ctx: Context) -> None:
+        """Apply the rules to bar ``ctx.i``."""
+        i = ctx.i
+        if ctx.position > 0.0:
+            if self.cond.cross_down[i]:
+                if self.stop_id is not None:
+                    ctx.cancel(self.stop_id)
+                    self.stop_id = None
+                ctx.close_position()
+        elif ctx.position == 0.0 and self.entry[i]:
+            self.signal_atr = float(self.cond.atr[i])
+            ctx.buy(stop_loss=None)
+
+
+class RegimeMaCross(StrategyDefinition):
+    """Regime-aware MA crossover ("regime sniper"), long only.
+
+    Rules, evaluated on the close of signal bar t (orders fill from bar t+1):
+
+    - **Entry** (market buy at the next open, when flat) only when all four hold on bar t:
+
+      1. trend: ``EMA(trend_period)[t] > EMA(trend_period)[t - trend_lookback]`` (200 and 10);
+      2. activity: ``ATR(atr_period)[t] > atr_ratio * SMA(ATR, atr_avg_period)[t]``
+         (14, 0.8, 20; the average is of the ATR series, including bar t);
+      3. momentum: ``rsi_min <= RSI(rsi_period)[t] <= rsi_max`` (50 and 75 inclusive, period 14);
+      4. trigger: the fast MA crossed above the slow MA *on this very bar*
+         (``fast[t] > slow[t]`` and ``fast[t-1] <= slow[t-1]``), not merely above it.
+
+      A condition whose indicators are still warming up (NaN) is false.
+    - **Stop**: a reduce-only stop-market sell at ``entry_fill_price - atr_stop * ATR[t]`` (2.5 ×
+      the ATR of the signal bar; entry = the fill price). It is placed when the entry fills and
+      works from the bar after the entry bar: the engine cannot attach a stop at an absolute
+      distance from a fill price it does not know yet, so the entry bar itself is unprotected.
+    - **Exit**: when long, close at the next open when the fast MA crosses below the slow MA
+      (the stop is canceled then).
+    - Every constant above is a parameter; one position at a time.
+    """
+
+    name = "regime_ma_cross"
+    summary = "MA cross up taken only in a rising, active, not-overbought regime; 2.5 ATR stop"
+    space = ParamSpace(
+        (
+            Param("fast", int, 10, "fast MA period (bars)", minimum=1),
+            Param("slow", int, 30, "slow MA period (bars); must be > fast", minimum=2),
+            Param("ma_type", str, "ema", "type of the fast/slow MAs", choices=("sma", "ema")),
+            Param("trend_period", int, 200, "trend EMA period", minimum=1),
+            Param("trend_lookback", int, 10, "bars back the trend EMA must be above", minimum=1),
+            Param("atr_period", int, 14, "ATR period", minimum=1),
+            Param("atr_avg_period", int, 20, "period of the SMA of the ATR", minimum=1),
+            Param("atr_ratio", float, 0.8, "ATR must exceed this times its average", 0.0, 100.0),
+            Param("rsi_period", int, 14, "RSI period", minimum=2),
+            Param("rsi_min", float, 50.0, "lowest RSI allowed at entry (inclusive)", 0.0, 100.0),
+            Param("rsi_max", float, 75.0, "highest RSI allowed at entry (inclusive)", 0.0, 100.0),
+            Param(
+                "atr_stop",
+                float,
+                2.5,
+                "stop distance below the entry fill, in signal-bar ATRs",
+                minimum=0.0,
+                maximum=100.0,
+                exclusive_minimum=True,
+            ),
+        ),
+        (
+            ("slow ({slow}) must be > fast ({fast})", lambda v: v["slow"] > v["fast"]),
+            (
+                "rsi_min ({rsi_min}) must be <= rsi_max ({rsi_max})",
+                lambda v: v["rsi_min"] <= v["rsi_max"],
+            ),
+        ),
+    )
+
+    def build(
+        self,
+        bars: pl.DataFrame | BarArrays,
+        params: Mapping[str, object] | None = None,
+        cache: IndicatorCache | None = None,
+    ) -> RegimeMaCrossStrategy:
+        """Return the event-path strategy."""
+        p = self.resolve(params)
+        return RegimeMaCrossStrategy(
+            regime_conditions(as_arrays(bars), p, cache), get_float(p, "atr_stop")
+        )
+
+    def conditions(
+        self,
+        bars: pl.DataFrame | BarArrays,
+        params: Mapping[str, object] | None = None,
+        cache: IndicatorCache | None = None,
+    ) -> RegimeConditions:
+        """Return the per-bar entry conditions (for inspection and sweeps)."""
+        p = self.resolve(params)
+        return regime_conditions(as_arrays(bars), p, cache)
