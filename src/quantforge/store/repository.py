@@ -18,6 +18,8 @@ import datetime as dt
 import json
 import logging
 import math
+import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +42,9 @@ ArtifactKind = Literal["trades", "equity"]
 _ARTIFACT_KINDS: Final = ("trades", "equity")
 _MIGRATIONS: Final = Path(__file__).resolve().parent / "migrations"
 _NON_FINITE: Final = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+# Alembic keeps the running migration in module globals (alembic.context, alembic.op), so two
+# threads must not migrate at the same time; this lock is the one piece of module state here.
+_MIGRATION_LOCK: Final = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,18 +207,36 @@ class ResultStore:
         return store
 
     def upgrade(self, revision: str = "head") -> None:
-        """Run the Alembic migrations up to ``revision`` on this database."""
+        """Run the Alembic migrations up to ``revision`` on this database.
+
+        Alembic's migration context is process-global, so upgrades in one process take turns.
+        Two processes migrating a fresh database at once may collide (both create the tables);
+        the loser retries once and then finds the schema current.
+        """
         config = AlembicConfig()
         config.set_main_option("script_location", str(_MIGRATIONS))
-        try:
-            with self.engine.begin() as connection:
-                config.attributes["connection"] = connection
-                command.upgrade(config, revision)
-        except sa.exc.OperationalError as e:
-            raise StoreError(
-                f"cannot reach or migrate the results database "
-                f"{self.engine.url.render_as_string()}: {e.orig}"
-            ) from e
+        for attempt in (1, 2):
+            try:
+                with _MIGRATION_LOCK, self.engine.begin() as connection:
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, revision)
+                return
+            except (sa.exc.ProgrammingError, sa.exc.IntegrityError) as e:
+                if attempt == 2:
+                    raise StoreError(
+                        f"migrating the results database {self.engine.url.render_as_string()} "
+                        f"failed: {e.orig}"
+                    ) from e
+                log.info("schema migration collided with another process; retrying")
+                time.sleep(0.5)
+            except sa.exc.OperationalError as e:
+                if attempt == 2 or "already exists" not in str(e.orig):
+                    raise StoreError(
+                        f"cannot reach or migrate the results database "
+                        f"{self.engine.url.render_as_string()}: {e.orig}"
+                    ) from e
+                log.info("schema migration collided with another process; retrying")
+                time.sleep(0.5)
 
     def close(self) -> None:
         """Release every pooled connection."""
