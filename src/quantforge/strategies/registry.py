@@ -12,12 +12,21 @@ from collections.abc import Sequence
 from types import MappingProxyType
 
 from quantforge.errors import NotFoundError
-from quantforge.strategies.library._common import StrategyDefinition
+from quantforge.strategies.library._common import SignalPlan, StrategyDefinition
 from quantforge.strategies.library.ema_rsi_atr import EmaRsiAtr
 from quantforge.strategies.library.ma_cross import MaCross
 from quantforge.strategies.library.opening_range import OpeningRangeBreakout
 from quantforge.strategies.library.regime_ma_cross import RegimeMaCross
 from quantforge.strategies.library.sma_cooldown import SmaCooldown
+
+__all__ = [
+    "STRATEGIES",
+    "SignalPlan",
+    "StrategyDefinition",
+    "get",
+    "names",
+    "parameter_names",
+]
 
 #: every built-in strategy, by registry name (read-only)
 STRATEGIES = MappingProxyType(
