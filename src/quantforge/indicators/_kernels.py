@@ -200,27 +200,33 @@ def _two_pass_nb(x, start, stop, ref):
 
 
 @njit(cache=True)
-def rolling_mean_std_nb(x, period, ddof):
-    """Return the rolling mean and standard deviation (divisor ``period - ddof``).
+def rolling_moments_nb(x, period, ddof, mode, k_up, k_down):
+    """Return rolling-deviation outputs; ``mode`` 0: (std,), 1: (zscore,), 2: Bollinger bands.
 
-    Reference: ``np.std(window, ddof=ddof)`` (TA-Lib ``STDDEV`` for ``ddof=0``). Sums of
-    ``x - ref`` and ``(x - ref)²`` are updated incrementally, with ``ref`` the first value of a
-    block and an exact re-sum every ``period`` bars. Where the incremental variance could have
-    lost more than ~1e-11 of its value to cancellation (bound ``(period + 2) * eps * Σ(x-ref)²``),
-    the window is recomputed with an exact two-pass sum, so a flat window gives exactly 0 and
-    no window pays the ``sqrt(eps * price * jump)`` error of ``E[x²] - E[x]²`` or Welford's
-    replace step.
+    Mode 2 returns ``(middle + k_up * std, middle, middle - k_down * std)`` with ``middle`` the SMA
+    computed exactly as `rolling_sum_nb` (bit-identical). Unused outputs are empty arrays, so
+    only the arrays returned are allocated (page faults on fresh arrays dominate at 1M bars).
+
+    Reference: ``np.std(window, ddof=ddof)`` (TA-Lib ``STDDEV``/``BBANDS`` for ``ddof=0``).
+    Sums of ``x - ref`` and ``(x - ref)²`` are updated incrementally, with ``ref`` the first value
+    of a block and an exact re-sum every ``period`` bars. Where the incremental variance could
+    have lost more than ~1e-11 of its value to cancellation (bound
+    ``(period + 2) * eps * Σ(x-ref)²``), the window is recomputed with an exact two-pass sum, so a
+    flat window gives exactly 0 and no window pays the ``sqrt(eps * price * jump)`` error of
+    ``E[x²] - E[x]²`` or of Welford's replace step.
     """
     n = x.shape[0]
-    mean = np.full(n, np.nan)
-    std = np.full(n, np.nan)
+    first = np.full(n, np.nan)
+    second = np.full(n if mode == 2 else 0, np.nan)
+    third = np.full(n if mode == 2 else 0, np.nan)
     if n < period:
-        return mean, std
+        return first, second, third
     eps = 2.220446049250313e-16
     guard = (period + 2) * eps * 1e11
     ref = 0.0
     s1 = 0.0
     s2 = 0.0
+    total = 0.0
     since = period
     for i in range(period - 1, n):
         start = i - period + 1
@@ -228,63 +234,104 @@ def rolling_mean_std_nb(x, period, ddof):
             ref = x[start]
             s1 = 0.0
             s2 = 0.0
+            total = 0.0
             for j in range(start, i + 1):
                 d = x[j] - ref
                 s1 += d
                 s2 += d * d
+                total += x[j]
             since = 1
         else:
             a = x[i] - ref
             b = x[i - period] - ref
             s1 += a - b
             s2 += a * a - b * b
+            total += x[i] - x[i - period]
             since += 1
         m = s1 / period
         m2 = s2 - s1 * m
         if m2 <= guard * s2:
             m, m2 = _two_pass_nb(x, start, i + 1, ref)
-        mean[i] = ref + m
-        std[i] = math.sqrt(m2 / (period - ddof))
-    return mean, std
+        std = math.sqrt(m2 / (period - ddof))
+        if mode == 0:
+            first[i] = std
+        elif mode == 1:
+            if std > 0.0:
+                # deviation taken in the shifted frame: ref + m may round away a tiny m
+                first[i] = ((x[i] - ref) - m) / std
+        else:
+            middle = total / period
+            first[i] = middle + k_up * std
+            second[i] = middle
+            third[i] = middle - k_down * std
+    return first, second, third
 
 
 @njit(cache=True)
 def rolling_max_nb(x, period):
-    """Return the maximum over the trailing ``period`` values (monotonic deque, O(n))."""
+    """Return the maximum over the trailing ``period`` values; reference: TA_MAX.
+
+    van Herk / Gil-Werman in blocks of ``period`` bars: a window ending in block B is the
+    maximum of the suffix of block B-1 from the window start and the prefix of B up to the
+    window end. O(n) whatever the data (no rescans) and only a ``period``-sized scratch buffer.
+    """
     n = x.shape[0]
     out = np.full(n, np.nan)
-    dq = np.empty(n, dtype=np.int64)
-    head = 0
-    tail = 0
-    for i in range(n):
-        while tail > head and x[dq[tail - 1]] <= x[i]:
-            tail -= 1
-        dq[tail] = i
-        tail += 1
-        if dq[head] <= i - period:
-            head += 1
-        if i >= period - 1:
-            out[i] = x[dq[head]]
+    if n < period:
+        return out
+    suffix = np.empty(period)  # suffix extremes of the previous block
+    for b0 in range(0, n, period):
+        b1 = min(b0 + period, n)
+        acc = x[b0]
+        for i in range(b0, b1):
+            v = x[i]
+            acc = v if v >= acc else acc
+            if i >= period - 1:
+                if i == b0 + period - 1:
+                    out[i] = acc
+                else:
+                    a = suffix[i + 1 - b0]
+                    out[i] = a if a >= acc else acc
+        acc = x[b1 - 1]
+        suffix[b1 - 1 - b0] = acc
+        for i in range(b1 - 2, b0 - 1, -1):
+            v = x[i]
+            acc = v if v >= acc else acc
+            suffix[i - b0] = acc
     return out
 
 
 @njit(cache=True)
 def rolling_min_nb(x, period):
-    """Return the minimum over the trailing ``period`` values (monotonic deque, O(n))."""
+    """Return the minimum over the trailing ``period`` values; reference: TA_MIN.
+
+    van Herk / Gil-Werman in blocks of ``period`` bars: a window ending in block B is the
+    minimum of the suffix of block B-1 from the window start and the prefix of B up to the
+    window end. O(n) whatever the data (no rescans) and only a ``period``-sized scratch buffer.
+    """
     n = x.shape[0]
     out = np.full(n, np.nan)
-    dq = np.empty(n, dtype=np.int64)
-    head = 0
-    tail = 0
-    for i in range(n):
-        while tail > head and x[dq[tail - 1]] >= x[i]:
-            tail -= 1
-        dq[tail] = i
-        tail += 1
-        if dq[head] <= i - period:
-            head += 1
-        if i >= period - 1:
-            out[i] = x[dq[head]]
+    if n < period:
+        return out
+    suffix = np.empty(period)  # suffix extremes of the previous block
+    for b0 in range(0, n, period):
+        b1 = min(b0 + period, n)
+        acc = x[b0]
+        for i in range(b0, b1):
+            v = x[i]
+            acc = v if v <= acc else acc
+            if i >= period - 1:
+                if i == b0 + period - 1:
+                    out[i] = acc
+                else:
+                    a = suffix[i + 1 - b0]
+                    out[i] = a if a <= acc else acc
+        acc = x[b1 - 1]
+        suffix[b1 - 1 - b0] = acc
+        for i in range(b1 - 2, b0 - 1, -1):
+            v = x[i]
+            acc = v if v <= acc else acc
+            suffix[i - b0] = acc
     return out
 
 
@@ -448,35 +495,86 @@ def rolling_vwap_nb(price, volume, period):
 def stoch_fast_k_nb(high, low, close, period):
     """Return fast %K = ``(close - lowest) / ((highest - lowest) / 100)``; reference: TA_STOCHF.
 
-    0 when the range is 0 (TA-Lib). Monotonic deques for the extremes, O(n).
+    0 when the range is 0 (TA-Lib). Highest high / lowest low over the window as in
+    `rolling_max_nb` / `rolling_min_nb` (blockwise, O(n)).
     """
     n = high.shape[0]
     out = np.full(n, np.nan)
-    hq = np.empty(n, dtype=np.int64)
-    lq = np.empty(n, dtype=np.int64)
-    hh = 0
-    ht = 0
-    lh = 0
-    lt = 0
-    for i in range(n):
-        while ht > hh and high[hq[ht - 1]] <= high[i]:
-            ht -= 1
-        hq[ht] = i
-        ht += 1
-        if hq[hh] <= i - period:
-            hh += 1
-        while lt > lh and low[lq[lt - 1]] >= low[i]:
-            lt -= 1
-        lq[lt] = i
-        lt += 1
-        if lq[lh] <= i - period:
-            lh += 1
-        if i >= period - 1:
-            highest = high[hq[hh]]
-            lowest = low[lq[lh]]
-            diff = (highest - lowest) / 100.0
-            out[i] = (close[i] - lowest) / diff if diff != 0.0 else 0.0
+    if n < period:
+        return out
+    suffix_hi = np.empty(period)
+    suffix_lo = np.empty(period)
+    for b0 in range(0, n, period):
+        b1 = min(b0 + period, n)
+        hi = high[b0]
+        lo = low[b0]
+        for i in range(b0, b1):
+            v = high[i]
+            hi = v if v >= hi else hi
+            v = low[i]
+            lo = v if v <= lo else lo
+            if i >= period - 1:
+                highest = hi
+                lowest = lo
+                if i != b0 + period - 1:
+                    a = suffix_hi[i + 1 - b0]
+                    highest = a if a >= hi else hi
+                    a = suffix_lo[i + 1 - b0]
+                    lowest = a if a <= lo else lo
+                diff = (highest - lowest) / 100.0
+                out[i] = (close[i] - lowest) / diff if diff != 0.0 else 0.0
+        hi = high[b1 - 1]
+        lo = low[b1 - 1]
+        suffix_hi[b1 - 1 - b0] = hi
+        suffix_lo[b1 - 1 - b0] = lo
+        for i in range(b1 - 2, b0 - 1, -1):
+            v = high[i]
+            hi = v if v >= hi else hi
+            v = low[i]
+            lo = v if v <= lo else lo
+            suffix_hi[i - b0] = hi
+            suffix_lo[i - b0] = lo
     return out
+
+
+@njit(cache=True)
+def _sma_into_nb(src, start, period, out):
+    # SMA of src[start:] written to out[start + period - 1:], same arithmetic as rolling_sum_nb
+    n = src.shape[0]
+    total = 0.0
+    since = period
+    for i in range(start + period - 1, n):
+        if since == period:
+            total = 0.0
+            for j in range(i - period + 1, i + 1):
+                total += src[j]
+            since = 1
+        else:
+            total += src[i] - src[i - period]
+            since += 1
+        out[i] = total / period
+
+
+@njit(cache=True)
+def stoch_nb(high, low, close, k_period, slowing, d_period):
+    """Return (slow %K, %D); reference: TA_STOCH with SMA smoothing (``slowing=1``: TA_STOCHF).
+
+    %K = SMA(fast %K, ``slowing``), %D = SMA(%K, ``d_period``); both NaN for the first
+    ``k_period + slowing + d_period - 3`` bars (TA-Lib's lookback, also for %K).
+    """
+    n = high.shape[0]
+    fast = stoch_fast_k_nb(high, low, close, k_period)
+    if slowing == 1:
+        k = fast
+    else:
+        k = np.full(n, np.nan)
+        _sma_into_nb(fast, k_period - 1, slowing, k)
+    d = np.full(n, np.nan)
+    _sma_into_nb(k, k_period + slowing - 2, d_period, d)
+    lookback = k_period + slowing + d_period - 3
+    for i in range(min(lookback, n)):
+        k[i] = np.nan
+    return k, d
 
 
 @njit(cache=True)
@@ -556,17 +654,20 @@ def obv_nb(close, volume):
 
 
 @njit(cache=True)
-def session_vwap_nb(pv, volume, starts):
-    """Return the cumulative VWAP that restarts where ``starts`` is True; NaN while volume is 0."""
-    n = pv.shape[0]
+def session_vwap_nb(price, volume, starts):
+    """Return the cumulative VWAP that restarts where ``starts`` is True (and at bar 0).
+
+    NaN while the session's cumulative volume is 0.
+    """
+    n = price.shape[0]
     out = np.full(n, np.nan)
     cum_pv = 0.0
     cum_v = 0.0
     for i in range(n):
-        if starts[i]:
+        if starts[i] or i == 0:
             cum_pv = 0.0
             cum_v = 0.0
-        cum_pv += pv[i]
+        cum_pv += price[i] * volume[i]
         cum_v += volume[i]
         if cum_v > 0.0:
             out[i] = cum_pv / cum_v

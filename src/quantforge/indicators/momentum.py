@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import NamedTuple
 
-import numpy as np
 import numpy.typing as npt
 
 from quantforge._typing import FloatArray
@@ -17,13 +16,7 @@ from quantforge.indicators._common import (
     check_int,
     single,
 )
-from quantforge.indicators._kernels import (
-    macd_nb,
-    roc_nb,
-    rolling_sum_nb,
-    rsi_nb,
-    stoch_fast_k_nb,
-)
+from quantforge.indicators._kernels import macd_nb, roc_nb, rsi_nb, stoch_nb
 
 log = logging.getLogger(__name__)
 
@@ -126,31 +119,6 @@ def macd(values: npt.ArrayLike, fast: int = 12, slow: int = 26, signal: int = 9)
     return Macd(line, sig, hist)
 
 
-def _sma_tail(x: FloatArray, start: int, period: int) -> FloatArray:
-    # SMA of x[start:], placed back at its positions (x[:start] is warm-up NaN)
-    out = np.full(x.shape[0], np.nan)
-    if x.shape[0] > start:
-        out[start:] = rolling_sum_nb(x[start:], period, float(period))
-    return out
-
-
-def _stoch_segment(
-    high: FloatArray,
-    low: FloatArray,
-    close: FloatArray,
-    k_period: int,
-    slowing: int,
-    d_period: int,
-) -> tuple[FloatArray, FloatArray]:
-    fast_k: FloatArray = stoch_fast_k_nb(high, low, close, k_period)
-    k = _sma_tail(fast_k, k_period - 1, slowing) if slowing > 1 else fast_k
-    d = _sma_tail(k, k_period - 1 + slowing - 1, d_period)
-    lookback = k_period - 1 + slowing - 1 + d_period - 1
-    k = k.copy()
-    k[: min(lookback, k.shape[0])] = np.nan
-    return k, d
-
-
 def stochastic(
     high: npt.ArrayLike,
     low: npt.ArrayLike,
@@ -199,7 +167,8 @@ def stochastic(
     h, lo, c = as_float_arrays(high=high, low=low, close=close)
 
     def run(hh: FloatArray, ll: FloatArray, cc: FloatArray) -> tuple[FloatArray, ...]:
-        return _stoch_segment(hh, ll, cc, k_period, slowing, d_period)
+        result: tuple[FloatArray, FloatArray] = stoch_nb(hh, ll, cc, k_period, slowing, d_period)
+        return result
 
     k, d = by_finite_segments(run, [h, lo, c], 2)
     return Stochastic(k, d)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import NamedTuple
 
-import numpy as np
 import numpy.typing as npt
 
 from quantforge._typing import FloatArray
@@ -21,9 +20,8 @@ from quantforge.indicators._common import (
 from quantforge.indicators._kernels import (
     atr_nb,
     rolling_max_nb,
-    rolling_mean_std_nb,
     rolling_min_nb,
-    rolling_sum_nb,
+    rolling_moments_nb,
     true_range_nb,
 )
 
@@ -117,7 +115,7 @@ def atr(
 
 
 def _std_segment(x: FloatArray, period: int, ddof: int) -> FloatArray:
-    std: FloatArray = rolling_mean_std_nb(x, period, ddof)[1]
+    std: FloatArray = rolling_moments_nb(x, period, ddof, 0, 0.0, 0.0)[0]
     return std
 
 
@@ -157,9 +155,7 @@ def rolling_std(values: npt.ArrayLike, period: int, ddof: int = 0) -> FloatArray
 
 
 def _zscore_segment(x: FloatArray, period: int, ddof: int) -> FloatArray:
-    mean, std = rolling_mean_std_nb(x, period, ddof)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z: FloatArray = np.where(std > 0.0, (x - mean) / std, np.nan)
+    z: FloatArray = rolling_moments_nb(x, period, ddof, 1, 0.0, 0.0)[0]
     return z
 
 
@@ -241,9 +237,10 @@ def bollinger_bands(
 
     def run(arr: FloatArray) -> tuple[FloatArray, ...]:
         # the middle band is bit-for-bit `sma`, so comparisons with an SMA line are consistent
-        mean = rolling_sum_nb(arr, period, float(period))
-        std = rolling_mean_std_nb(arr, period, 0)[1]
-        return mean + up * std, mean, mean - down * std
+        result: tuple[FloatArray, FloatArray, FloatArray] = rolling_moments_nb(
+            arr, period, 0, 2, up, down
+        )
+        return result
 
     upper, middle, lower = by_finite_segments(run, [x], 3)
     return BollingerBands(upper, middle, lower)

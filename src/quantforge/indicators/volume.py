@@ -190,9 +190,6 @@ def session_vwap(
     starts = _session_starts(p.shape[0], open_time, session)
 
     def run(pp: FloatArray, vv: FloatArray, ss: npt.NDArray[np.bool_]) -> tuple[FloatArray, ...]:
-        ss = ss.copy()
-        if ss.shape[0] > 0:
-            ss[0] = True
-        return (session_vwap_nb(pp * vv, vv, ss),)
+        return (session_vwap_nb(pp, vv, ss),)
 
     return by_finite_segments(run, [p, v], 1, extra=[starts])[0]

@@ -39,15 +39,18 @@ def test_kernels_match_python(series, period: int) -> None:  # type: ignore[no-u
         (k.macd_nb, (close, period, period + 3, 2)),
         (k.roc_nb, (close, period)),
         (k.obv_nb, (close, volume)),
-        (k.rolling_mean_std_nb, (close, period, 0)),
+        (k.rolling_moments_nb, (close, period, 0, 0, 0.0, 0.0)),
+        (k.rolling_moments_nb, (close, period, 0, 2, 2.0, 1.5)),
+        (k.stoch_nb, (high, low, close, period, 3, 2)),
+        (k.stoch_nb, (high, low, close, period, 1, 1)),
         (k.rolling_max_nb, (close, period)),
         (k.rolling_min_nb, (close, period)),
         (k.dmi_nb, (high, low, close, period)),
-        (k.session_vwap_nb, (close * volume, volume, starts)),
+        (k.session_vwap_nb, (close, volume, starts)),
     ]
     if period >= 2:
         cases.append((k.linreg_slope_nb, (close, period)))
-        cases.append((k.rolling_mean_std_nb, (close, period, 1)))
+        cases.append((k.rolling_moments_nb, (close, period, 1, 1, 0.0, 0.0)))
     for kernel, args in cases:
         compiled = kernel(*args)
         python = kernel.py_func(*args)
