@@ -1,0 +1,98 @@
+"""regime_ma_cross: each entry condition against TA-Lib, the ATR stop, the cross-down exit."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+import talib
+
+from quantforge.strategies import registry
+
+RG = registry.get("regime_ma_cross")
+START = 1_700_000_000_000 // 60_000 * 60_000
+PARAMS = {"trend_period": 50, "trend_lookback": 5, "fast": 5, "slow": 15, "rsi_min": 45.0}
+
+
+def idx(t) -> int:
+    return (int(t.timestamp() * 1000) - START) // 60_000
+
+
+@pytest.fixture
+def bars(make_bars, rng) -> pl.DataFrame:
+    n = 3_000
+    drift = np.where((np.arange(n) // 400) % 2 == 0, 0.0008, -0.0004)
+    close = 100 * np.exp(np.cumsum(drift + rng.normal(0, 0.004, n)))
+    open_ = np.r_[close[0], close[:-1]]
+    high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.002, n)))
+    low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.002, n)))
+    return make_bars(close, open=open_, high=high, low=low)
+
+
+def test_conditions_match_talib(bars: pl.DataFrame) -> None:
+    c, h, lo = (bars[k].to_numpy() for k in ("close", "high", "low"))
+    cond = RG.conditions(bars, PARAMS)
+    p = RG.resolve(PARAMS)
+    trend = talib.EMA(c, p["trend_period"])
+    k = p["trend_lookback"]
+    want_trend = np.zeros(c.size, bool)
+    want_trend[k:] = np.nan_to_num(trend[k:]) > np.nan_to_num(trend[:-k], nan=np.inf)
+    atr = talib.ATR(h, lo, c, p["atr_period"])
+    avg = talib.SMA(atr, p["atr_avg_period"])
+    rsi = talib.RSI(c, p["rsi_period"])
+    fast, slow = talib.EMA(c, 5), talib.EMA(c, 15)
+    with np.errstate(invalid="ignore"):
+        want_active = atr > 0.8 * avg
+        want_rsi = (rsi >= 45.0) & (rsi <= 75.0)
+        above = fast > slow
+        prev_le = np.r_[False, fast[:-1] <= slow[:-1]]
+    want_cross = above & prev_le
+    assert np.array_equal(cond.trend_up, want_trend)
+    assert np.array_equal(cond.active, want_active)
+    assert np.array_equal(cond.rsi_ok, want_rsi)
+    assert np.array_equal(cond.cross_up, want_cross)
+    # each condition matters on this data: removing any one changes the entry set
+    all4 = cond.entry
+    assert all4.sum() >= 5
+    for other in (cond.trend_up, cond.active):
+        assert (cond.cross_up & ~other).any()
+    tight = RG.conditions(bars, {**PARAMS, "rsi_max": 55.0})
+    assert (cond.cross_up & ~tight.rsi_ok).any()
+    assert tight.entry.sum() < all4.sum()
+    # "crossed on this very bar": bars where fast > slow without a cross never enter
+    assert not (all4 & ~want_cross).any()
+    assert (above & ~want_cross & cond.trend_up & cond.active & cond.rsi_ok).any()
+
+
+def test_entries_stops_and_exits_follow_the_rules(bars: pl.DataFrame) -> None:
+    cond = RG.conditions(bars, PARAMS)
+    result = RG.run(bars, {**PARAMS, "atr_stop": 1.0}, cash=10_000.0)
+    orders, trades = result.orders, result.trades
+    entries = orders.filter(pl.col("tag") == "entry")
+    assert entries.height >= 5
+    signal_bars = [idx(t) for t in entries["created_time"]]
+    assert all(cond.entry[i] for i in signal_bars)
+    stops = orders.filter(pl.col("type") == "stop")
+    assert stops.height == entries.filter(pl.col("status") == "filled").height
+    for e, s in zip(entries.iter_rows(named=True), stops.iter_rows(named=True), strict=True):
+        signal = idx(e["created_time"])
+        # placed when the entry filled (works from the next bar), at fill - atr_stop * ATR[signal]
+        assert s["created_time"] == e["done_time"]
+        assert s["stop_price"] == pytest.approx(e["fill_price"] - 1.0 * cond.atr[signal])
+    # user-placed stops are reduce-only orders, which the engine tags "signal"; tell them apart
+    # by the order type
+    filled_stops = stops.filter(pl.col("status") == "filled")
+    assert filled_stops.height >= 1
+    stop_exits = set(filled_stops["done_time"].to_list())
+    closes = orders.filter((pl.col("type") == "market") & pl.col("reduce_only"))
+    assert closes.height >= 1
+    prices = dict(zip(filled_stops["done_time"], filled_stops["fill_price"], strict=True))
+    for t in trades.iter_rows(named=True):
+        if t["exit_time"] in stop_exits:
+            assert t["exit_price"] == pytest.approx(prices[t["exit_time"]], rel=1e-12)
+    for c in closes.iter_rows(named=True):
+        assert cond.cross_down[idx(c["created_time"])]
+    # one position at a time: entries never overlap an open trade
+    ent = [idx(t) for t in trades["entry_time"]]
+    ex = [idx(t) for t in trades["exit_time"]]
+    assert all(ent[j + 1] >= ex[j] for j in range(len(ent) - 1))
