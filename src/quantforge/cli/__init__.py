@@ -24,6 +24,8 @@ _COMMAND_MODULES = (
     "quantforge.cli.data_import",
     "quantforge.cli.demo",
     "quantforge.cli.strategies",
+    "quantforge.cli.run",
+    "quantforge.cli.results",
 )
 
 for _name in _COMMAND_MODULES:
