@@ -310,19 +310,24 @@ def run_events(config: Backtest, market: MarketArrays, state: SimState, strategy
     seen = 0  # fills passed to on_fill
     ctx.i = 0
     _call(strategy, "on_start", ctx, market, 0)
-    for i in range(n):
-        if ist[k.I_NACT] > 0 or ist[k.I_TIMEOUT_AT] >= 0:
-            done = _advance(state, market, params, done, i + 1, op, hi, lo, cl, vol, atr)
-            if has_on_fill and ist[k.I_NFILL] > seen:
-                ctx.i = i
-                seen = _fire_fills(strategy, ctx, state, market, seen, i)
-        ctx.i = i
-        try:
+    nact, timeout_at, nfill = k.I_NACT, k.I_TIMEOUT_AT, k.I_NFILL
+    i = 0
+    try:
+        for i in range(n):
+            # the kernel only needs to run when something is working (or a timeout is due)
+            if ist[nact] > 0 or ist[timeout_at] >= 0:
+                done = _advance(state, market, params, done, i + 1, op, hi, lo, cl, vol, atr)
+                if has_on_fill and ist[nfill] > seen:
+                    ctx.i = i
+                    seen = _fire_fills(strategy, ctx, state, market, seen, i)
+            ctx.i = i
             on_bar(ctx)
-        except Exception as e:
-            ts = np.datetime64(int(market.time_ms[i]), "ms")
-            msg = f"{strategy.name}.on_bar failed at bar {i} ({ts} UTC): {e}"
-            raise StrategyError(msg) from e
+    except StrategyError:
+        raise
+    except Exception as e:
+        ts = np.datetime64(int(market.time_ms[i]), "ms")
+        msg = f"{strategy.name}.on_bar failed at bar {i} ({ts} UTC): {e}"
+        raise StrategyError(msg) from e
     _advance(state, market, params, done, n, op, hi, lo, cl, vol, atr)
 
 
