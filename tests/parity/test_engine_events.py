@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import quantforge as qf
 
@@ -114,4 +116,50 @@ def test_long_short_trailing_timeout_parity_on_eth_1h(shared_data: Path) -> None
     reasons = set(fast.trades["exit_reason"].unique())
     assert {"trailing", "timeout"} <= reasons
     assert (fast.trades["side"] == "short").any()
+    assert_identical(fast, event)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    n=st.integers(10, 200),
+    rule=st.sampled_from(["adverse", "favorable", "open_distance"]),
+    exits=st.sampled_from(
+        [
+            qf.ExitRules(),
+            qf.ExitRules(stop_loss=0.01, take_profit=0.015),
+            qf.ExitRules(trailing=0.01, timeout_bars=5),
+            qf.ExitRules(stop_loss=0.02, trailing=qf.TrailingStop(atr_multiple=1.5, atr_period=3)),
+        ]
+    ),
+    sizer=st.sampled_from(
+        [qf.sizing.PercentEquity(0.9), qf.sizing.FixedQty(3.0), qf.sizing.RiskPercent(0.02)]
+    ),
+)
+def test_event_equals_fast_on_random_bars(seed, n, rule, exits, sizer) -> None:
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    op = np.r_[100.0, close[:-1]] * (1 + rng.normal(0, 0.004, n))
+    bars = pl.DataFrame(
+        {
+            "open_time": np.arange(n, dtype=np.int64) * 900_000,
+            "open": op,
+            "high": np.maximum(op, close) * (1 + np.abs(rng.normal(0, 0.006, n))),
+            "low": np.minimum(op, close) * (1 - np.abs(rng.normal(0, 0.006, n))),
+            "close": close,
+            "volume": rng.uniform(1, 10, n),
+        }
+    )
+    le, lx, se, sx = (rng.random(n) < 0.15 for _ in range(4))
+    cfg = {
+        "cash": 10_000.0,
+        "fees": qf.Fees(maker=0.0001, taker=0.0006),
+        "slippage": qf.slippage.SqrtImpact(0.05),
+        "sizing": sizer,
+        "exit_rules": exits,
+        "same_bar_rule": rule,
+        "instrument": qf.Instrument(market="linear_perp", leverage=3.0, lot_size=0.001),
+    }
+    fast = qf.backtest(bars, entries=le, exits=lx, short_entries=se, short_exits=sx, **cfg)
+    event = qf.backtest(bars, SignalFollower(le, lx, se, sx), **cfg)
     assert_identical(fast, event)
