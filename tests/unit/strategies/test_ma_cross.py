@@ -52,7 +52,8 @@ def test_percent_stop_from_the_fill_price(make_bars) -> None:
 def test_being_above_is_not_a_cross_and_warmup_gives_no_signal(make_bars) -> None:
     # rising from the start: fast > slow as soon as slow exists, but never *crosses*
     plan = MA.signals(make_bars(np.arange(1.0, 40.0)), {"fast": 2, "slow": 5})
-    assert not plan.entries.any() and not plan.exits.any()
+    assert not plan.entries.any()
+    assert not plan.exits.any()
 
 
 def test_ema_type_uses_ema(make_bars, rng) -> None:
@@ -105,5 +106,5 @@ def test_matches_a_plain_python_oracle(make_bars, rng) -> None:
     got = list(zip(bar_of(trades["entry_time"]), bar_of(trades["exit_time"]),
                    trades["entry_price"], trades["exit_price"], trades["exit_reason"],
                    strict=True))  # fmt: skip
-    assert [g[:2] + (g[4],) for g in got] == [w[:2] + (w[4],) for w in want]
+    assert [(*g[:2], g[4]) for g in got] == [(*w[:2], w[4]) for w in want]
     assert np.allclose([g[2:4] for g in got], [w[2:4] for w in want], rtol=1e-12)

@@ -57,7 +57,8 @@ def test_position_state_transitions(make_bars) -> None:
     bars = make_bars(WIN)
     strategy, result = run(bars, {"cooldown_bars": 0})
     assert strategy.transitions == [(4, "entering"), (5, "long"), (7, "exiting"), (8, "flat")]
-    assert result.trades.height == 1 and strategy.state == "flat"
+    assert result.trades.height == 1
+    assert strategy.state == "flat"
 
 
 def test_stop_exit_starts_a_cooldown(make_bars) -> None:

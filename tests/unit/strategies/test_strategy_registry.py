@@ -28,7 +28,8 @@ def test_names_and_lookup() -> None:
 def test_experiment_files_catch_misspelt_parameters(tmp_path: Path) -> None:
     path = tmp_path / "exp.yaml"
     path.write_text(
-        "name: t\ndata: {exchange: binance, symbols: [BTCUSDT], interval: 15m, start: 2024-01-01, end: 2024-02-01}\n"
+        "name: t\ndata: {exchange: binance, symbols: [BTCUSDT], interval: 15m,\n"
+        "  start: 2024-01-01, end: 2024-02-01}\n"
         "strategy: {name: ma_cross, params: {fast: [5, 10], slwo: 30}}\n"
     )
     with pytest.raises(ConfigError, match="did you mean 'slow'"):
