@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -65,13 +66,16 @@ def session_table(time_ms: IntArray, calendar: str) -> Sessions:
     start = pd.Timestamp(int(time_ms[0]) - 2 * _DAY_MS, unit="ms").normalize()
     end = pd.Timestamp(int(time_ms[-1]) + 2 * _DAY_MS, unit="ms").normalize()
     try:
-        cal = xc.get_calendar(calendar, start=start, end=end)
+        with warnings.catch_warnings():
+            # exchange_calendars 4.x reads Series.values, which pandas 3 deprecates; not ours
+            warnings.simplefilter("ignore", DeprecationWarning)
+            cal = xc.get_calendar(calendar, start=start, end=end)
+            sched = cal.schedule
     except xc.errors.InvalidCalendarName as e:
         close = [c for c in xc.get_calendar_names() if c.upper() == calendar.upper()]
         hint = f" — did you mean {close[0]!r}?" if close else " (e.g. 'XNYS' for NYSE)"
         msg = f"opening_range_breakout: unknown exchange calendar {calendar!r}{hint}"
         raise ConfigError(msg) from e
-    sched = cal.schedule
     opens = np.asarray(sched["open"].astype("int64").to_numpy() // 1_000_000, dtype=np.int64)
     closes = np.asarray(sched["close"].astype("int64").to_numpy() // 1_000_000, dtype=np.int64)
     idx = np.searchsorted(opens, time_ms, side="right") - 1
