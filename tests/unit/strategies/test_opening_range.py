@@ -72,7 +72,7 @@ def test_session_table_knows_early_closes_and_holidays() -> None:
     assert s.close_ms[0] == ms("2025-07-02T20:00")
     assert s.close_ms[first["d2"]] == ms("2025-07-03T17:00")  # half day before Independence Day
     assert (s.session[first["d3"] :] == -1).all()  # 4 July: no session
-    with pytest.raises(ConfigError, match="unknown exchange calendar 'xnys'.*'XNYS'"):
+    with pytest.raises(ConfigError, match=r"unknown exchange calendar 'xnys'.*'XNYS'"):
         session_table(bars["open_time"].to_numpy(), "xnys")
 
 
