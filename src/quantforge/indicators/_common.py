@@ -10,6 +10,7 @@ RSI, whose warm-up is NaN) just starts after the warm-up.
 from __future__ import annotations
 
 import logging
+import math
 import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -84,7 +85,9 @@ def by_finite_segments(
     ``extra`` arrays (e.g. session-start flags) are sliced alongside but not checked. Bars that are
     not finite get NaN in every output.
     """
-    if all(all_finite_nb(arr) for arr in checked):
+    # fast path: a finite sum proves every value finite (NaN/±inf propagate); a sum that
+    # overflows only sends us down the exact path below
+    if all(math.isfinite(float(np.sum(arr))) or all_finite_nb(arr) for arr in checked):
         return kernel(*checked, *extra)
     n = checked[0].shape[0]
     finite = np.ones(n, dtype=np.bool_)

@@ -7,9 +7,13 @@ floating-point operations (seeding, Wilder smoothing, ``a - a / p + d``) so resu
 the last few ulps; the reference named in each docstring is the TA-Lib function. TA-Lib's
 degenerate-denominator conventions (0/0 -> 0) are kept and listed in ``docs/indicators.md``.
 
-Rolling sums are updated incrementally and recomputed from scratch every ``period`` steps,
-so rounding error never accumulates over more than one window (TA-Lib's running sums drift
-over the whole series).
+Rolling sums are updated incrementally and recomputed from scratch every
+``max(period, RESUM_EVERY)`` bars, so rounding error never accumulates over more than ~1000
+updates (TA-Lib's running sums drift over the whole series).
+
+Hot loops index shifted slices (``new = x[period:]``, ``old = x[:-period]``) with a
+non-negative loop variable instead of ``x[i - period]``: Numba must handle negative indices
+(wraparound), which otherwise costs a branch per access and blocks vectorisation.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ import math
 
 import numpy as np
 from numba import njit
+
+#: exact re-summation interval (in bars) of running sums, when longer than the period
+RESUM_EVERY = 1024
 
 
 @njit(cache=True)
@@ -30,27 +37,43 @@ def all_finite_nb(x):
 
 
 @njit(cache=True)
+def rolling_sum_into_nb(x, period, divisor, out):
+    """Write ``sum / divisor`` of each trailing window of ``period`` values into ``out``.
+
+    ``out[period - 1:]`` is written; the caller owns the warm-up part of ``out``.
+    """
+    n = x.shape[0]
+    if n < period:
+        return
+    m = n - period + 1  # number of windows; window q is x[q : q + period]
+    chunk = max(period, RESUM_EVERY)
+    new = x[period:]  # new[r] enters window r + 1
+    old = x[: n - period]  # old[r] leaves window r + 1
+    dst = out[period:]  # dst[r] is window r + 1
+    q = 0
+    while q < m:
+        total = 0.0
+        for j in range(q, q + period):
+            total += x[j]
+        out[q + period - 1] = total / divisor
+        end = min(q + chunk, m)
+        for r in range(q, end - 1):
+            total += new[r] - old[r]
+            dst[r] = total / divisor
+        q = end
+
+
+@njit(cache=True)
 def rolling_sum_nb(x, period, divisor):
     """Return ``sum / divisor`` over the trailing ``period`` values (first ``period - 1``: NaN).
 
     ``divisor = period`` gives the SMA (TA-Lib ``SMA``), ``1.0`` the plain rolling sum.
     """
     n = x.shape[0]
-    out = np.full(n, np.nan)
-    if n < period:
-        return out
-    total = 0.0
-    since = period  # forces an exact re-sum at the first window
-    for i in range(period - 1, n):
-        if since == period:
-            total = 0.0
-            for j in range(i - period + 1, i + 1):
-                total += x[j]
-            since = 1
-        else:
-            total += x[i] - x[i - period]
-            since += 1
-        out[i] = total / divisor
+    out = np.empty(n)
+    for i in range(min(period - 1, n)):
+        out[i] = np.nan
+    rolling_sum_into_nb(x, period, divisor, out)
     return out
 
 
@@ -85,24 +108,27 @@ def wma_nb(x, period):
     if n < period:
         return out
     divider = period * (period + 1) / 2.0
-    num = 0.0
-    window_sum = 0.0
-    since = period
-    for i in range(period - 1, n):
-        if since == period:
-            num = 0.0
-            window_sum = 0.0
-            for j in range(period):
-                v = x[i - period + 1 + j]
-                num += (j + 1) * v
-                window_sum += v
-            since = 1
-        else:
-            since += 1
+    m = n - period + 1
+    chunk = max(period, RESUM_EVERY)
+    new = x[period:]
+    old = x[: n - period]
+    dst = out[period:]
+    q = 0
+    while q < m:
+        num = 0.0
+        window_sum = 0.0
+        for j in range(period):
+            v = x[q + j]
+            num += (j + 1) * v
+            window_sum += v
+        out[q + period - 1] = num / divider
+        end = min(q + chunk, m)
+        for r in range(q, end - 1):
             # every older value loses one unit of weight, the new one enters with weight `period`
-            num = num + period * x[i] - window_sum
-            window_sum += x[i] - x[i - period]
-        out[i] = num / divider
+            num = num + period * new[r] - window_sum
+            window_sum += new[r] - old[r]
+            dst[r] = num / divider
+        q = end
     return out
 
 
@@ -153,10 +179,15 @@ def true_range_nb(high, low, close):
     """Return the true range; index 0 is NaN (no previous close); reference: TA_TRANGE."""
     n = high.shape[0]
     out = np.empty(n)
-    if n > 0:
-        out[0] = np.nan
-    for i in range(1, n):
-        out[i] = _true_range_at(high[i], low[i], close[i - 1])
+    if n == 0:
+        return out
+    out[0] = np.nan
+    hi = high[1:]
+    lo = low[1:]
+    prev_close = close[: n - 1]
+    dst = out[1:]
+    for j in range(n - 1):
+        dst[j] = _true_range_at(hi[j], lo[j], prev_close[j])
     return out
 
 
@@ -203,9 +234,9 @@ def _two_pass_nb(x, start, stop, ref):
 def rolling_moments_nb(x, period, ddof, mode, k_up, k_down):
     """Return rolling-deviation outputs; ``mode`` 0: (std,), 1: (zscore,), 2: Bollinger bands.
 
-    Mode 2 returns ``(middle + k_up * std, middle, middle - k_down * std)`` with ``middle`` the SMA
-    computed exactly as `rolling_sum_nb` (bit-identical). Unused outputs are empty arrays, so
-    only the arrays returned are allocated (page faults on fresh arrays dominate at 1M bars).
+    Mode 2 returns ``(middle + k_up * std, middle, middle - k_down * std)`` with ``middle`` from
+    `rolling_sum_into_nb` (bit-identical to the SMA). Unused outputs are empty arrays, so only the
+    arrays returned are allocated (page faults on fresh arrays dominate at 1M bars).
 
     Reference: ``np.std(window, ddof=ddof)`` (TA-Lib ``STDDEV``/``BBANDS`` for ``ddof=0``).
     Sums of ``x - ref`` and ``(x - ref)²`` are updated incrementally, with ``ref`` the first value
@@ -221,49 +252,47 @@ def rolling_moments_nb(x, period, ddof, mode, k_up, k_down):
     third = np.full(n if mode == 2 else 0, np.nan)
     if n < period:
         return first, second, third
+    if mode == 2:
+        rolling_sum_into_nb(x, period, float(period), second)
     eps = 2.220446049250313e-16
     guard = (period + 2) * eps * 1e11
-    ref = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    total = 0.0
-    since = period
-    for i in range(period - 1, n):
-        start = i - period + 1
-        if since == period:
-            ref = x[start]
-            s1 = 0.0
-            s2 = 0.0
-            total = 0.0
-            for j in range(start, i + 1):
-                d = x[j] - ref
-                s1 += d
-                s2 += d * d
-                total += x[j]
-            since = 1
-        else:
-            a = x[i] - ref
-            b = x[i - period] - ref
-            s1 += a - b
-            s2 += a * a - b * b
-            total += x[i] - x[i - period]
-            since += 1
-        m = s1 / period
-        m2 = s2 - s1 * m
-        if m2 <= guard * s2:
-            m, m2 = _two_pass_nb(x, start, i + 1, ref)
-        std = math.sqrt(m2 / (period - ddof))
-        if mode == 0:
-            first[i] = std
-        elif mode == 1:
-            if std > 0.0:
-                # deviation taken in the shifted frame: ref + m may round away a tiny m
-                first[i] = ((x[i] - ref) - m) / std
-        else:
-            middle = total / period
-            first[i] = middle + k_up * std
-            second[i] = middle
-            third[i] = middle - k_down * std
+    denominator = period - ddof
+    m = n - period + 1
+    new = x[period:]
+    old = x[: n - period]
+    q = 0
+    while q < m:
+        ref = x[q]
+        s1 = 0.0
+        s2 = 0.0
+        for j in range(q, q + period):
+            d = x[j] - ref
+            s1 += d
+            s2 += d * d
+        end = min(q + period, m)
+        for w in range(q, end):
+            if w > q:
+                a = new[w - 1] - ref
+                b = old[w - 1] - ref
+                s1 += a - b
+                s2 += a * a - b * b
+            mean_offset = s1 / period
+            m2 = s2 - s1 * mean_offset
+            if m2 <= guard * s2:
+                mean_offset, m2 = _two_pass_nb(x, w, w + period, ref)
+            std = math.sqrt(m2 / denominator)
+            i = w + period - 1
+            if mode == 0:
+                first[i] = std
+            elif mode == 1:
+                if std > 0.0:
+                    # deviation in the shifted frame: ref + offset can round a tiny offset away
+                    first[i] = ((x[i] - ref) - mean_offset) / std
+            else:
+                middle = second[i]
+                first[i] = middle + k_up * std
+                third[i] = middle - k_down * std
+        q = end
     return first, second, third
 
 
@@ -437,29 +466,29 @@ def linreg_slope_nb(x, period):
         return out
     centre = (period - 1) / 2.0
     sxx = period * (period * period - 1) / 12.0
-    ref = 0.0
-    sum_y = 0.0
-    sum_jy = 0.0
-    since = period
-    for i in range(period - 1, n):
-        start = i - period + 1
-        if since == period:
-            ref = x[start]
-            sum_y = 0.0
-            sum_jy = 0.0
-            for j in range(period):
-                d = x[start + j] - ref
-                sum_y += d
-                sum_jy += j * d
-            since = 1
-        else:
-            old = x[start - 1] - ref
-            new = x[i] - ref
+    m = n - period + 1
+    new = x[period:]
+    old = x[: n - period]
+    dst = out[period:]
+    q = 0
+    while q < m:
+        ref = x[q]
+        sum_y = 0.0
+        sum_jy = 0.0
+        for j in range(period):
+            d = x[q + j] - ref
+            sum_y += d
+            sum_jy += j * d
+        out[q + period - 1] = (sum_jy - centre * sum_y) / sxx
+        end = min(q + period, m)
+        for r in range(q, end - 1):
+            gone = old[r] - ref
+            came = new[r] - ref
             # every value in the window moves one position down; the oldest leaves
-            sum_jy = sum_jy - (sum_y - old) + (period - 1) * new
-            sum_y += new - old
-            since += 1
-        out[i] = (sum_jy - centre * sum_y) / sxx
+            sum_jy = sum_jy - (sum_y - gone) + (period - 1) * came
+            sum_y += came - gone
+            dst[r] = (sum_jy - centre * sum_y) / sxx
+        q = end
     return out
 
 
@@ -470,24 +499,29 @@ def rolling_vwap_nb(price, volume, period):
     out = np.full(n, np.nan)
     if n < period:
         return out
-    pv = 0.0
-    vol = 0.0
-    since = period
-    for i in range(period - 1, n):
-        if since == period:
-            pv = 0.0
-            vol = 0.0
-            for j in range(i - period + 1, i + 1):
-                pv += price[j] * volume[j]
-                vol += volume[j]
-            since = 1
-        else:
-            k = i - period
-            pv += price[i] * volume[i] - price[k] * volume[k]
-            vol += volume[i] - volume[k]
-            since += 1
+    m = n - period + 1
+    chunk = max(period, RESUM_EVERY)
+    new_p = price[period:]
+    new_v = volume[period:]
+    old_p = price[: n - period]
+    old_v = volume[: n - period]
+    dst = out[period:]
+    q = 0
+    while q < m:
+        pv = 0.0
+        vol = 0.0
+        for j in range(q, q + period):
+            pv += price[j] * volume[j]
+            vol += volume[j]
         if vol > 0.0:
-            out[i] = pv / vol
+            out[q + period - 1] = pv / vol
+        end = min(q + chunk, m)
+        for r in range(q, end - 1):
+            pv += new_p[r] * new_v[r] - old_p[r] * old_v[r]
+            vol += new_v[r] - old_v[r]
+            if vol > 0.0:
+                dst[r] = pv / vol
+        q = end
     return out
 
 
@@ -539,20 +573,8 @@ def stoch_fast_k_nb(high, low, close, period):
 
 @njit(cache=True)
 def _sma_into_nb(src, start, period, out):
-    # SMA of src[start:] written to out[start + period - 1:], same arithmetic as rolling_sum_nb
-    n = src.shape[0]
-    total = 0.0
-    since = period
-    for i in range(start + period - 1, n):
-        if since == period:
-            total = 0.0
-            for j in range(i - period + 1, i + 1):
-                total += src[j]
-            since = 1
-        else:
-            total += src[i] - src[i - period]
-            since += 1
-        out[i] = total / period
+    # SMA of src[start:] written to out[start + period - 1:], identical to sma(src[start:])
+    rolling_sum_into_nb(src[start:], period, float(period), out[start:])
 
 
 @njit(cache=True)
@@ -628,10 +650,17 @@ def macd_nb(x, fast, slow, signal):
 def roc_nb(x, period):
     """Return ``((x / x[-period]) - 1) * 100``, 0 where the reference is 0; reference: TA_ROC."""
     n = x.shape[0]
-    out = np.full(n, np.nan)
-    for i in range(period, n):
-        prev = x[i - period]
-        out[i] = ((x[i] / prev) - 1.0) * 100.0 if prev != 0.0 else 0.0
+    out = np.empty(n)
+    for i in range(min(period, n)):
+        out[i] = np.nan
+    if n <= period:
+        return out
+    cur = x[period:]
+    prev = x[: n - period]
+    dst = out[period:]
+    for j in range(n - period):
+        p = prev[j]
+        dst[j] = ((cur[j] / p) - 1.0) * 100.0 if p != 0.0 else 0.0
     return out
 
 
