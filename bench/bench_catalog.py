@@ -136,6 +136,10 @@ def main() -> int:
         )
         record("read calendar year 2024", seconds, full.height, "one partition, no filter")
 
+        partition = next(root.rglob("year=2024/data.parquet"))
+        seconds, raw = timed(lambda: pl.read_parquet(partition), args.runs)
+        record("baseline: pl.read_parquet 2024", seconds, raw.height, "same file, no catalog")
+
         seconds, week = timed(
             lambda: cat.read_bars("BTCUSDT", "1m", start="2024-06-01", end="2024-06-08"),
             args.runs,
