@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "quantforge.cli.strategies",
     "quantforge.cli.run",
     "quantforge.cli.results",
+    "quantforge.cli.report",
 )
 
 for _name in _COMMAND_MODULES:
