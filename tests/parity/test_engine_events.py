@@ -135,8 +135,15 @@ def test_long_short_trailing_timeout_parity_on_eth_1h(shared_data: Path) -> None
     sizer=st.sampled_from(
         [qf.sizing.PercentEquity(0.9), qf.sizing.FixedQty(3.0), qf.sizing.RiskPercent(0.02)]
     ),
+    risk=st.sampled_from(
+        [
+            qf.RiskLimits(),
+            qf.RiskLimits(max_drawdown=0.03),
+            qf.RiskLimits(daily_loss_limit=0.01, max_notional=20_000.0),
+        ]
+    ),
 )
-def test_event_equals_fast_on_random_bars(seed, n, rule, exits, sizer) -> None:
+def test_event_equals_fast_on_random_bars(seed, n, rule, exits, sizer, risk) -> None:
     rng = np.random.default_rng(seed)
     close = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
     op = np.r_[100.0, close[:-1]] * (1 + rng.normal(0, 0.004, n))
@@ -158,6 +165,7 @@ def test_event_equals_fast_on_random_bars(seed, n, rule, exits, sizer) -> None:
         "sizing": sizer,
         "exit_rules": exits,
         "same_bar_rule": rule,
+        "risk": risk,
         "instrument": qf.Instrument(market="linear_perp", leverage=3.0, lot_size=0.001),
     }
     fast = qf.backtest(bars, entries=le, exits=lx, short_entries=se, short_exits=sx, **cfg)

@@ -103,6 +103,7 @@ def run_kernel(cfg: RefConfig, op, hi, lo, cl, sig, limit):
             cl,
             np.ones(n),
             np.full(n, np.nan),
+            np.zeros(n, dtype=np.bool_),
             *sig,
             lim,
             int(mode[cfg.size_mode]),

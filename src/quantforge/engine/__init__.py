@@ -12,6 +12,7 @@ from quantforge.engine.costs import Fees
 from quantforge.engine.exits import ExitRules, TrailingStop
 from quantforge.engine.instrument import Instrument
 from quantforge.engine.result import BacktestResult
+from quantforge.engine.risk import RiskLimits
 
 __all__ = [
     "Backtest",
@@ -19,6 +20,7 @@ __all__ = [
     "ExitRules",
     "Fees",
     "Instrument",
+    "RiskLimits",
     "TrailingStop",
     "sizing",
     "slippage",

@@ -68,6 +68,10 @@ R_POSITION_CLOSED = 11
 R_USER = 13
 R_IOC = 14
 R_TIME = 15
+R_MAX_POSITION = 17
+R_MAX_NOTIONAL = 18
+R_MAX_LEVERAGE = 19
+R_HALTED = 20
 # tags / exit reasons
 T_ENTRY = 0
 T_SIGNAL = 1
@@ -75,6 +79,7 @@ T_STOP = 2
 T_TAKE_PROFIT = 3
 T_TRAILING = 4
 T_TIMEOUT = 5
+T_HALT = 7
 T_END = 8
 # size modes
 S_QTY = 0
@@ -115,7 +120,12 @@ P_LEVERAGE = 7
 P_MARKET = 8
 P_RULE = 9
 P_MAX_OPEN = 10
-N_PARAMS = 11
+P_MAX_POS = 11
+P_MAX_NOTIONAL = 12
+P_MAX_LEV = 13
+P_MAX_DD = 14
+P_DAILY_LOSS = 15
+N_PARAMS = 16
 
 # float state layout
 F_CASH = 0
@@ -126,7 +136,10 @@ F_EXIT_VAL = 4
 F_EXIT_QTY = 5
 F_FEES = 6
 F_FUNDING = 7
-N_FSTATE = 8
+F_PEAK = 8  # highest close equity (kill switch)
+F_DAY_START = 9  # equity at the previous day's last close
+F_PREV_EQ = 10  # equity at the previous bar's close
+N_FSTATE = 11
 
 # int state layout
 I_NORD = 0
@@ -136,7 +149,8 @@ I_NACT = 3
 I_ENTRY_BAR = 4
 I_SIDE = 5
 I_TIMEOUT_AT = 6
-N_ISTATE = 7
+I_HALT = 7  # 0 trading, 1 halted for good (drawdown), 2 halted until the next UTC day
+N_ISTATE = 8
 
 # room a bar may need in the record arrays (children, timeout exit, signal orders)
 HEADROOM = 16
@@ -265,6 +279,10 @@ def submit_nb(
         o.status = REJECTED
         o.reason = R_INVALID_PRICE if size > 0.0 or size_mode == S_CLOSE else R_ZERO_QTY
         return k
+    if ist[I_HALT] > 0 and reduce_only == 0:
+        o.status = REJECTED
+        o.reason = R_HALTED
+        return k
     max_open = params[P_MAX_OPEN]
     if max_open > 0.0 and ist[I_NACT] >= max_open:
         o.status = REJECTED
@@ -332,7 +350,7 @@ def _record_trade_nb(trades, fs, ist, exit_bar, reason):
     t.pnl = side * (fs[F_EXIT_VAL] - fs[F_ENTRY_VAL]) - fs[F_FEES] + fs[F_FUNDING]
     t.ret = t.pnl / fs[F_ENTRY_VAL]
     t.exit_reason = reason
-    for f in range(F_ENTRY_VAL, N_FSTATE):
+    for f in range(F_ENTRY_VAL, F_FUNDING + 1):
         fs[f] = 0.0
 
 
@@ -417,6 +435,15 @@ def fill_nb(orders, active, fills, trades, fs, ist, params, k, i, base, slipped,
         need = abs(new_pos) * price
         if need > avail + 1e-9 * max(1.0, abs(avail)):
             _reject_nb(o, i, R_FUNDS)
+            return False
+        if params[P_MAX_POS] > 0.0 and abs(new_pos) > params[P_MAX_POS] * (1.0 + 1e-12):
+            _reject_nb(o, i, R_MAX_POSITION)
+            return False
+        if params[P_MAX_NOTIONAL] > 0.0 and need > params[P_MAX_NOTIONAL] * (1.0 + 1e-12):
+            _reject_nb(o, i, R_MAX_NOTIONAL)
+            return False
+        if params[P_MAX_LEV] > 0.0 and need > params[P_MAX_LEV] * (cash + pos * price - fee):
+            _reject_nb(o, i, R_MAX_LEVERAGE)
             return False
     if full_close:
         new_pos = 0.0
@@ -715,13 +742,58 @@ def step_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist,
 
 
 @njit(cache=True)
-def advance_nb(start, stop, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist,
-               params, cash_out, pos_out):
+def risk_nb(i, cl, new_day, orders, active, ist, fs, params):
+    """End-of-bar risk rails: the drawdown kill switch and the daily loss limit.
+
+    Equity is measured at bar ``i``'s close. Breaching ``max_drawdown`` (from the highest close
+    equity) halts for good; breaching ``daily_loss_limit`` (from the previous UTC day's last close)
+    halts until the first bar of the next day closes. A halt cancels every working order and
+    flattens at the next open (exit reason ``halt``); while halted, new orders other than
+    reduce-only ones are rejected (``halted``).
+    """
+    eq = fs[F_CASH] + fs[F_POS] * cl[i]
+    if new_day[i]:
+        fs[F_DAY_START] = fs[F_PREV_EQ]
+        if ist[I_HALT] == 2:
+            ist[I_HALT] = 0
+    fs[F_PREV_EQ] = eq
+    if eq > fs[F_PEAK]:
+        fs[F_PEAK] = eq
+    if ist[I_HALT] == 1:
+        return
+    kill = params[P_MAX_DD] > 0.0 and eq < fs[F_PEAK] * (1.0 - params[P_MAX_DD])
+    day = (params[P_DAILY_LOSS] > 0.0 and ist[I_HALT] == 0
+           and eq < fs[F_DAY_START] * (1.0 - params[P_DAILY_LOSS]))
+    if not (kill or day):
+        return
+    was = ist[I_HALT]
+    ist[I_HALT] = 1 if kill else 2
+    if was != 0:
+        return  # already flattened by the daily halt
+    for j in range(ist[I_NACT]):
+        o = orders[active[j]]
+        if o.status == ACTIVE:
+            o.status = CANCELED
+            o.reason = R_HALTED
+            o.fill_bar = i
+    ist[I_NACT] = 0
+    ist[I_TIMEOUT_AT] = -1
+    if fs[F_POS] != 0.0:
+        nan = np.nan
+        submit_nb(orders, active, ist, params, i, i + 1, MARKET, -1 if fs[F_POS] > 0.0 else 1,
+                  S_CLOSE, 0.0, nan, nan, GTC, 0, T_HALT, 1, nan, nan, nan, nan, TR_NONE, nan,
+                  nan, 0, -1)
+
+
+@njit(cache=True)
+def advance_nb(start, stop, op, hi, lo, cl, vol, atr, new_day, orders, active, fills, trades, fs,
+               ist, params, cash_out, pos_out):
     """Run bars ``start..stop-1`` (as `step_nb`) recording cash and position after each bar.
 
     Return the first bar not processed: ``stop``, or earlier when a record array is nearly full
     (the caller grows the arrays and calls again from there).
     """
+    risk = params[P_MAX_DD] > 0.0 or params[P_DAILY_LOSS] > 0.0
     for i in range(start, stop):
         if (ist[I_NORD] + HEADROOM > orders.shape[0] or ist[I_NFILL] + HEADROOM > fills.shape[0]
                 or ist[I_NTRADE] + HEADROOM > trades.shape[0]):
@@ -734,6 +806,8 @@ def advance_nb(start, stop, op, hi, lo, cl, vol, atr, orders, active, fills, tra
             _end_of_bar_nb(i, orders, active, ist)
         if ist[I_TIMEOUT_AT] >= 0 and i >= ist[I_TIMEOUT_AT] and fs[F_POS] != 0.0:
             _timeout_exit_nb(i, orders, active, ist, fs, params)
+        if risk:
+            risk_nb(i, cl, new_day, orders, active, ist, fs, params)
         cash_out[i] = fs[F_CASH]
         pos_out[i] = fs[F_POS]
     return stop
@@ -788,15 +862,17 @@ def signal_orders_nb(i, le, lx, se, sx, entry_limit, size_mode, size, sl_pct, tp
 
 
 @njit(cache=True)
-def simulate_signals_nb(start, op, hi, lo, cl, vol, atr, le, lx, se, sx, entry_limit, size_mode,
-                        size, sl_pct, tp_pct, trail_kind, trail_value, timeout_bars, entry_bars,
-                        orders, active, fills, trades, fs, ist, params, cash_out, pos_out):
+def simulate_signals_nb(start, op, hi, lo, cl, vol, atr, new_day, le, lx, se, sx, entry_limit,
+                        size_mode, size, sl_pct, tp_pct, trail_kind, trail_value, timeout_bars,
+                        entry_bars, orders, active, fills, trades, fs, ist, params, cash_out,
+                        pos_out):
     """Fast path: run the whole bar loop from ``start`` with signal arrays and declarative exits.
 
     Return the first bar not processed (``len(op)`` when done; earlier when the record arrays
     need to grow — the caller grows them and resumes from the returned bar).
     """
     n = op.shape[0]
+    risk = params[P_MAX_DD] > 0.0 or params[P_DAILY_LOSS] > 0.0
     for i in range(start, n):
         if (ist[I_NORD] + HEADROOM > orders.shape[0] or ist[I_NFILL] + HEADROOM > fills.shape[0]
                 or ist[I_NTRADE] + HEADROOM > trades.shape[0]):
@@ -809,6 +885,8 @@ def simulate_signals_nb(start, op, hi, lo, cl, vol, atr, le, lx, se, sx, entry_l
             _end_of_bar_nb(i, orders, active, ist)
         if ist[I_TIMEOUT_AT] >= 0 and i >= ist[I_TIMEOUT_AT] and fs[F_POS] != 0.0:
             _timeout_exit_nb(i, orders, active, ist, fs, params)
+        if risk:
+            risk_nb(i, cl, new_day, orders, active, ist, fs, params)
         if le[i] or lx[i] or se[i] or sx[i]:
             signal_orders_nb(i, le, lx, se, sx, entry_limit, size_mode, size, sl_pct, tp_pct,
                              trail_kind, trail_value, timeout_bars, entry_bars, cl, orders,

@@ -17,6 +17,7 @@ from quantforge.engine.exits import ExitRules
 from quantforge.engine.instrument import Instrument
 from quantforge.engine.records import SlippageKind, TrailKind
 from quantforge.engine.result import BacktestResult, build_result
+from quantforge.engine.risk import RiskLimits
 from quantforge.engine.sizing import PercentEquity, Sizer
 from quantforge.engine.state import MarketArrays, SameBar, SimState, lower_params, market_arrays
 from quantforge.errors import ConfigError, DataValidationError
@@ -52,6 +53,9 @@ class Backtest:
         or ``"open_distance"`` (the extreme nearer the open).
     entry_valid_bars
         How many bars a limit entry (``entry_price``) stays working.
+    risk
+        Risk rails (`RiskLimits`): position/notional/leverage caps, max open orders, daily loss
+        limit, drawdown kill switch.
     symbol, calendar, risk_free_rate
         Labels the ledger; ``calendar`` ("crypto" or "equity") annualises the metrics.
     """
@@ -64,7 +68,7 @@ class Backtest:
     instrument: Instrument = field(default_factory=Instrument)
     same_bar_rule: SameBar = "adverse"
     entry_valid_bars: int = 1
-    max_open_orders: int | None = None
+    risk: RiskLimits = field(default_factory=RiskLimits)
     symbol: str = ""
     calendar: str = "crypto"
     risk_free_rate: float = 0.0
@@ -75,9 +79,6 @@ class Backtest:
             raise ConfigError(msg)
         if self.entry_valid_bars < 1:
             msg = f"entry_valid_bars must be >= 1, got {self.entry_valid_bars}"
-            raise ConfigError(msg)
-        if self.max_open_orders is not None and self.max_open_orders < 1:
-            msg = f"max_open_orders must be >= 1 or None, got {self.max_open_orders}"
             raise ConfigError(msg)
 
     def _atr_period(self) -> int | None:
@@ -92,7 +93,7 @@ class Backtest:
     def params(self) -> FloatArray:
         """Return the kernel parameter vector of this configuration."""
         return lower_params(
-            self.fees, self.slippage, self.instrument, self.same_bar_rule, self.max_open_orders
+            self.fees, self.slippage, self.instrument, self.same_bar_rule, self.risk
         )
 
     def market(self, bars: pl.DataFrame, atr_period: int | None = None) -> MarketArrays:
@@ -129,8 +130,8 @@ class Backtest:
         while start < n:
             start = k.simulate_signals_nb(
                 start, market.open, market.high, market.low, market.close, market.volume,
-                market.atr, le, lx, se, sx, limit, size_mode, sizes, sl_pct, tp_pct, trail_kind,
-                trail_value, timeout, self.entry_valid_bars, state.orders, state.active,
+                market.atr, market.new_day, le, lx, se, sx, limit, size_mode, sizes, sl_pct, tp_pct,
+                trail_kind, trail_value, timeout, self.entry_valid_bars, state.orders, state.active,
                 state.fills, state.trades, state.fs, state.ist, params, state.cash_out,
                 state.pos_out,
             )  # fmt: skip
@@ -195,7 +196,7 @@ def backtest(
     instrument: Instrument | None = None,
     same_bar_rule: SameBar = "adverse",
     entry_valid_bars: int = 1,
-    max_open_orders: int | None = None,
+    risk: RiskLimits | None = None,
     symbol: str = "",
     calendar: str = "crypto",
     risk_free_rate: float = 0.0,
@@ -217,8 +218,8 @@ def backtest(
         A `quantforge.Strategy`; mutually exclusive with the signal arrays.
     entries, exits, short_entries, short_exits
         Boolean arrays, one value per bar.
-    cash, fees, slippage, sizing, exit_rules, instrument, same_bar_rule, entry_valid_bars,
-    max_open_orders, symbol, calendar, risk_free_rate
+    cash, fees, slippage, sizing, exit_rules, instrument, same_bar_rule, entry_valid_bars, risk,
+    symbol, calendar, risk_free_rate
         See `Backtest`.
 
     Returns
@@ -253,7 +254,7 @@ def backtest(
         instrument=instrument if instrument is not None else Instrument(),
         same_bar_rule=same_bar_rule,
         entry_valid_bars=entry_valid_bars,
-        max_open_orders=max_open_orders,
+        risk=risk if risk is not None else RiskLimits(),
         symbol=symbol,
         calendar=calendar,
         risk_free_rate=risk_free_rate,
@@ -290,5 +291,6 @@ def warmup() -> None:
     exits[2::5] = True
     rules = ExitRules(stop_loss=0.01, take_profit=0.02, trailing=0.01, timeout_bars=3)
     backtest(bars, entries=entries, exits=exits, short_entries=exits, exit_rules=rules,
-             instrument=Instrument(market="linear_perp"))  # fmt: skip
+             instrument=Instrument(market="linear_perp"),
+             risk=RiskLimits(max_drawdown=0.5, daily_loss_limit=0.2, max_notional=1e9))  # fmt: skip
     log.debug("engine kernels ready (trail kinds %s)", [m.name for m in TrailKind])

@@ -311,11 +311,12 @@ def run_events(config: Backtest, market: MarketArrays, state: SimState, strategy
     ctx.i = 0
     _call(strategy, "on_start", ctx, market, 0)
     nact, timeout_at, nfill = k.I_NACT, k.I_TIMEOUT_AT, k.I_NFILL
+    every_bar = config.risk.checks_bar_close  # rails on close equity see every bar
     i = 0
     try:
         for i in range(n):
             # the kernel only needs to run when something is working (or a timeout is due)
-            if ist[nact] > 0 or ist[timeout_at] >= 0:
+            if every_bar or ist[nact] > 0 or ist[timeout_at] >= 0:
                 done = _advance(state, market, params, done, i + 1, op, hi, lo, cl, vol, atr)
                 if has_on_fill and ist[nfill] > seen:
                     ctx.i = i
@@ -336,8 +337,8 @@ def _advance(state: SimState, market: MarketArrays, params: FloatArray, start: i
              atr: FloatArray) -> int:  # fmt: skip
     while start < stop:
         start = int(
-            k.advance_nb(start, stop, op, hi, lo, cl, vol, atr, state.orders, state.active,
-                         state.fills, state.trades, state.fs, state.ist, params,
+            k.advance_nb(start, stop, op, hi, lo, cl, vol, atr, market.new_day, state.orders,
+                         state.active, state.fills, state.trades, state.fs, state.ist, params,
                          state.cash_out, state.pos_out)
         )  # fmt: skip
         if start < stop:

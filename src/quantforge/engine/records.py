@@ -67,6 +67,10 @@ class StatusReason(IntEnum):
     IOC = 14
     TIME = 15
     END_OF_DATA = 16
+    MAX_POSITION = 17
+    MAX_NOTIONAL = 18
+    MAX_LEVERAGE = 19
+    HALTED = 20
 
 
 class ExitReason(IntEnum):

@@ -13,12 +13,13 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from quantforge._typing import FloatArray, IntArray
+from quantforge._typing import BoolArray, FloatArray, IntArray
 from quantforge.data.schema import BAR_TIME, BAR_TIME_DTYPE, REQUIRED_BAR_COLUMNS
 from quantforge.engine import _kernel as k
 from quantforge.engine.costs import Fees, SlippageModel
 from quantforge.engine.instrument import Instrument
 from quantforge.engine.records import FILL_DTYPE, ORDER_DTYPE, TRADE_DTYPE, SameBarRule
+from quantforge.engine.risk import RiskLimits
 from quantforge.errors import ConfigError, DataValidationError
 
 SameBar = Literal["adverse", "favorable", "open_distance"]
@@ -41,6 +42,7 @@ class MarketArrays:
     close: FloatArray
     volume: FloatArray
     atr: FloatArray
+    new_day: BoolArray  # True on the first bar of each UTC day (and on bar 0)
 
     @property
     def n(self) -> int:
@@ -90,7 +92,10 @@ def market_arrays(bars: pl.DataFrame, atr_period: int | None) -> MarketArrays:
     atr = (
         k.atr_nb(hi, lo, cl, atr_period) if atr_period is not None else np.full(op.shape[0], np.nan)
     )
-    return MarketArrays(time_ms, op, hi, lo, cl, vol, atr)
+    day = time_ms // 86_400_000
+    new_day = np.ones(time_ms.shape[0], dtype=np.bool_)
+    new_day[1:] = day[1:] != day[:-1]
+    return MarketArrays(time_ms, op, hi, lo, cl, vol, atr, new_day)
 
 
 def lower_params(
@@ -98,7 +103,7 @@ def lower_params(
     slippage: SlippageModel,
     instrument: Instrument,
     same_bar_rule: SameBar,
-    max_open_orders: int | None = None,
+    risk: RiskLimits | None = None,
 ) -> FloatArray:
     """Return the kernel's parameter vector."""
     if same_bar_rule not in _RULES:
@@ -116,8 +121,19 @@ def lower_params(
     params[k.P_LEVERAGE] = instrument.leverage
     params[k.P_MARKET] = instrument.market_code
     params[k.P_RULE] = _RULES[same_bar_rule]
-    params[k.P_MAX_OPEN] = 0 if max_open_orders is None else max_open_orders
+    if risk is not None:
+        params[k.P_MAX_OPEN] = _or_zero(risk.max_open_orders)
+        params[k.P_MAX_POS] = _or_zero(risk.max_position_qty)
+        params[k.P_MAX_NOTIONAL] = _or_zero(risk.max_notional)
+        params[k.P_MAX_LEV] = _or_zero(risk.max_leverage)
+        params[k.P_DAILY_LOSS] = _or_zero(risk.daily_loss_limit)
+        params[k.P_MAX_DD] = _or_zero(risk.max_drawdown)
     return params
+
+
+def _or_zero(value: float | None) -> float:
+    # the kernel reads 0 as "no limit"
+    return 0.0 if value is None else float(value)
 
 
 class SimState:
@@ -133,6 +149,9 @@ class SimState:
         self.trades = np.zeros(capacity, dtype=TRADE_DTYPE)
         self.fs = np.zeros(k.N_FSTATE)
         self.fs[k.F_CASH] = cash
+        self.fs[k.F_PEAK] = cash
+        self.fs[k.F_DAY_START] = cash
+        self.fs[k.F_PREV_EQ] = cash
         self.ist = np.zeros(k.N_ISTATE, dtype=np.int64)
         self.ist[k.I_TIMEOUT_AT] = -1
         self.cash_out = np.empty(n_bars)
