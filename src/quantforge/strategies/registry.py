@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from types import MappingProxyType
 
 from quantforge.errors import NotFoundError
-from quantforge.strategies.library._common import SignalPlan, StrategyDefinition
+from quantforge.strategies.library._common import BarArrays, SignalPlan, StrategyDefinition
 from quantforge.strategies.library.ema_rsi_atr import EmaRsiAtr
 from quantforge.strategies.library.ma_cross import MaCross
 from quantforge.strategies.library.opening_range import OpeningRangeBreakout
@@ -21,6 +21,7 @@ from quantforge.strategies.library.sma_cooldown import SmaCooldown
 
 __all__ = [
     "STRATEGIES",
+    "BarArrays",
     "SignalPlan",
     "StrategyDefinition",
     "get",
