@@ -100,6 +100,17 @@ def assert_same_std(ours: np.ndarray, theirs: np.ndarray, scale: float) -> None:
     assert_same(ours[ok][strict], theirs[ok][strict])
 
 
+def test_ema_and_macd_line_follow_talib_arithmetic(bars: Bars) -> None:
+    # same operation order as TA-Lib: nearly every value is bit-identical (the rest differ by an
+    # ulp or two, TA-Lib's build may contract a multiply-add), so crossovers land on the same bar
+    pairs = [(qi.ema(bars.close, p), talib.EMA(bars.close, p)) for p in (2, 12, 26, 200)]
+    pairs.append((qi.macd(bars.close).macd, talib.MACD(bars.close)[0]))
+    for ours, theirs in pairs:
+        ok = ~np.isnan(theirs)
+        assert np.mean(ours[ok] == theirs[ok]) > 0.999
+        np.testing.assert_allclose(ours[ok], theirs[ok], rtol=1e-15, atol=1e-15 * bars.scale)
+
+
 @pytest.mark.parametrize("period", [2, 5, 20])
 def test_stddev_population(bars: Bars, period: int) -> None:
     # TA-Lib STDDEV divides by n (ddof=0)

@@ -95,6 +95,7 @@ def ema_nb(x, period, seed_end):
     out[seed_end] = prev
     k = 2.0 / (period + 1)
     for i in range(seed_end + 1, n):
+        # TA-Lib's operation order: (almost always) bit-identical EMAs, same crossover bars
         prev = ((x[i] - prev) * k) + prev
         out[i] = prev
     return out
@@ -158,17 +159,16 @@ def rsi_nb(x, period):
     gain /= period
     s = gain + loss
     out[period] = 100.0 * (gain / s) if s != 0.0 else 0.0
+    keep = (period - 1) / period
+    inv = 1.0 / period
     for i in range(period + 1, n):
         d = x[i] - prev
         prev = x[i]
-        loss *= period - 1
-        gain *= period - 1
-        if d < 0.0:
-            loss -= d
-        else:
-            gain += d
-        loss /= period
-        gain /= period
+        # avg·(p-1)/p + change/p: no division on the dependency chain
+        up = d if d > 0.0 else 0.0
+        down = -d if d < 0.0 else 0.0
+        gain = gain * keep + up * inv
+        loss = loss * keep + down * inv
         s = gain + loss
         out[i] = 100.0 * (gain / s) if s != 0.0 else 0.0
     return out
@@ -196,7 +196,7 @@ def atr_nb(high, low, close, period):
     """Return Wilder's ATR; reference: TA_ATR (``period == 1`` is the true range).
 
     Seed at bar ``period``: the mean of the true ranges of bars ``1..period``; then
-    ``(prev * (period - 1) + tr) / period``.
+    ``prev * (period - 1) / period + tr / period``.
     """
     n = high.shape[0]
     if period == 1:
@@ -209,8 +209,10 @@ def atr_nb(high, low, close, period):
         total += _true_range_at(high[i], low[i], close[i - 1])
     prev = total / period
     out[period] = prev
+    keep = (period - 1) / period
+    inv = 1.0 / period
     for i in range(period + 1, n):
-        prev = (prev * (period - 1) + _true_range_at(high[i], low[i], close[i - 1])) / period
+        prev = prev * keep + _true_range_at(high[i], low[i], close[i - 1]) * inv
         out[i] = prev
     return out
 
@@ -381,7 +383,8 @@ def dmi_nb(high, low, close, period):
     """Return (+DI, -DI, ADX) with Wilder smoothing; reference: TA_PLUS_DI, TA_MINUS_DI, TA_ADX.
 
     +DM/-DM/TR are summed over bars ``1 .. period - 1``, then smoothed with
-    ``s - s / period + new`` from bar ``period`` on (first DI at ``period``). ADX is the mean of
+    ``s * (period - 1) / period + new`` (TA-Lib: ``s - s / period + new``, equal to ~1e-15)
+    from bar ``period`` on (first DI at ``period``). ADX is the mean of
     the first ``period`` DX values (first ADX at ``2 * period - 1``), then Wilder-smoothed. As in
     TA-Lib: DI = 0 when the smoothed TR is 0; a bar whose DX is undefined (TR = 0 or
     +DI + -DI = 0) adds 0 to the seed sum and leaves the smoothed ADX unchanged afterwards.
@@ -411,16 +414,19 @@ def dmi_nb(high, low, close, period):
         prev_close = close[i]
     sum_dx = 0.0
     adx_value = 0.0
+    keep = (period - 1) / period
+    inv = 1.0 / period
     for i in range(period, n):
         diff_p = high[i] - prev_high
         diff_m = prev_low - low[i]
-        minus_dm -= minus_dm / period
-        plus_dm -= plus_dm / period
+        # s·(p-1)/p + new (TA-Lib: s - s/p + new): no division on the dependency chain
+        minus_dm *= keep
+        plus_dm *= keep
         if diff_m > 0.0 and diff_p < diff_m:
             minus_dm += diff_m
         elif diff_p > 0.0 and diff_p > diff_m:
             plus_dm += diff_p
-        tr = tr - (tr / period) + _true_range_at(high[i], low[i], prev_close)
+        tr = tr * keep + _true_range_at(high[i], low[i], prev_close)
         prev_high = high[i]
         prev_low = low[i]
         prev_close = close[i]
@@ -446,7 +452,7 @@ def dmi_nb(high, low, close, period):
             adx[i] = adx_value
         else:
             if dx_defined:
-                adx_value = ((adx_value * (period - 1)) + dx) / period
+                adx_value = adx_value * keep + dx * inv
             adx[i] = adx_value
     return plus_di, minus_di, adx
 
@@ -614,6 +620,7 @@ def macd_nb(x, fast, slow, signal):
     lookback = slow + signal - 2
     if n <= lookback:
         return line, sig, hist
+    # TA-Lib's operation order (see ema_nb): the MACD line crosses zero on the same bar
     k_fast = 2.0 / (fast + 1)
     k_slow = 2.0 / (slow + 1)
     k_sig = 2.0 / (signal + 1)

@@ -32,7 +32,7 @@ def dmi(high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike, period: i
     """Return +DI, -DI and ADX in one pass (TA-Lib ``PLUS_DI``, ``MINUS_DI``, ``ADX``).
 
     +DM/-DM and the true range are summed over bars ``1..period-1`` and then Wilder-smoothed
-    (``s - s / period + new``); ``DI = 100 * DM / TR`` (0 when TR is 0);
+    (``s * (period - 1) / period + new``); ``DI = 100 * DM / TR`` (0 when TR is 0);
     ``DX = 100 * |+DI - -DI| / (+DI + -DI)``; ADX is the mean of the first ``period`` DX values,
     then ``adx = (adx * (period - 1) + dx) / period``.
 
