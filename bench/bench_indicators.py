@@ -118,6 +118,26 @@ def median_time(fn: Callable[[], object], runs: int) -> float:
     return statistics.median(times)
 
 
+def paired_times(
+    ours: Callable[[], object], theirs: Callable[[], object] | None, runs: int
+) -> tuple[list[float], list[float]]:
+    """Time ours and TA-Lib alternately, so both see the same machine load."""
+    ours()
+    if theirs is not None:
+        theirs()
+    ours_t: list[float] = []
+    theirs_t: list[float] = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        ours()
+        ours_t.append(time.perf_counter() - start)
+        if theirs is not None:
+            start = time.perf_counter()
+            theirs()
+            theirs_t.append(time.perf_counter() - start)
+    return ours_t, theirs_t
+
+
 def bench_sweep(frame: pl.DataFrame, runs: int) -> dict[str, Any]:
     """An EMA-cross grid (10 fast x 10 slow): with and without IndicatorCache."""
     close = frame["close"].to_numpy()
@@ -158,14 +178,17 @@ def main() -> None:
     n = data["close"].shape[0]
     rows = []
     for name, ours, theirs in cases(data):
-        ours_s = median_time(ours, args.runs)
-        talib_s = median_time(theirs, args.runs) if theirs else None
+        ours_t, theirs_t = paired_times(ours, theirs or None, args.runs)
+        ours_s = statistics.median(ours_t)
+        talib_s = statistics.median(theirs_t) if theirs_t else None
         rows.append(
             {
                 "indicator": name,
                 "ours_ms": ours_s * 1e3,
+                "ours_min_ms": min(ours_t) * 1e3,
                 "ours_mbars_per_s": n / ours_s / 1e6,
                 "talib_ms": None if talib_s is None else talib_s * 1e3,
+                "talib_min_ms": min(theirs_t) * 1e3 if theirs_t else None,
                 "ours_over_talib": None if talib_s is None else ours_s / talib_s,
             }
         )
@@ -176,20 +199,32 @@ def main() -> None:
         "bars": n,
         "runs": args.runs,
         "data": source,
-        "machine": {"python": platform.python_version(), "cpu_count": os.cpu_count()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpu_count": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+        },
         "indicators": rows,
         "mtf_ema20_4h_ms": mtf_s * 1e3,
         "sweep": bench_sweep(frame, max(1, args.runs // 2)),
     }
 
-    print(f"{n:,} bars ({source}); median of {args.runs} runs")
-    print(f"{'indicator':<24}{'ours ms':>10}{'Mbar/s':>9}{'TA-Lib ms':>11}{'ours/TA':>9}")
+    loadavg = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    result["machine"]["loadavg_1m_at_end"] = loadavg
+    print(
+        f"{n:,} bars ({source}); median (min) of {args.runs} alternating runs; load {loadavg:.1f}"
+    )
+    header = (
+        f"{'indicator':<24}{'ours ms':>9}{'(min)':>8}{'Mbar/s':>8}{'TA-Lib ms':>11}{'(min)':>8}"
+    )
+    print(header + f"{'ours/TA':>9}")
     for row in rows:
         ta_ms = "-" if row["talib_ms"] is None else f"{row['talib_ms']:.2f}"
+        ta_min = "-" if row["talib_min_ms"] is None else f"{row['talib_min_ms']:.2f}"
         ratio = "-" if row["ours_over_talib"] is None else f"{row['ours_over_talib']:.2f}"
         print(
-            f"{row['indicator']:<24}{row['ours_ms']:>10.2f}{row['ours_mbars_per_s']:>9.1f}"
-            f"{ta_ms:>11}{ratio:>9}"
+            f"{row['indicator']:<24}{row['ours_ms']:>9.2f}{row['ours_min_ms']:>8.2f}"
+            f"{row['ours_mbars_per_s']:>8.1f}{ta_ms:>11}{ta_min:>8}{ratio:>9}"
         )
     sweep = result["sweep"]
     print(f"mtf ema(20) on 4h, aligned to 1m: {result['mtf_ema20_4h_ms']:.1f} ms")
