@@ -31,9 +31,10 @@ from quantforge.indicators.mtf import mtf_indicator
 try:
     import talib
 except ImportError:  # pragma: no cover - TA-Lib is a dev dependency
-    talib = None
+    talib = None  # type: ignore[assignment]
 
 REPO = Path(__file__).resolve().parents[1]
+SMA_TYPE = talib.MA_Type.SMA if talib is not None else 0  # type: ignore[attr-defined]
 
 
 def load(n: int) -> tuple[dict[str, np.ndarray], pl.DataFrame, str]:
@@ -66,43 +67,47 @@ def load(n: int) -> tuple[dict[str, np.ndarray], pl.DataFrame, str]:
 OHLCV_KEYS = ("open", "high", "low", "close", "volume")
 
 
+def _maybe(fn: Callable[[], object]) -> Callable[[], object] | None:
+    return fn if talib is not None else None
+
+
 def cases(
     d: dict[str, np.ndarray],
 ) -> list[tuple[str, Callable[[], object], Callable[[], object] | None]]:
     h, lo, c, v, t = d["high"], d["low"], d["close"], d["volume"], d["open_time"]
     ta = talib
     return [
-        ("sma(20)", lambda: qi.sma(c, 20), ta and (lambda: ta.SMA(c, 20))),
-        ("sma(200)", lambda: qi.sma(c, 200), ta and (lambda: ta.SMA(c, 200))),
-        ("ema(20)", lambda: qi.ema(c, 20), ta and (lambda: ta.EMA(c, 20))),
-        ("wma(20)", lambda: qi.wma(c, 20), ta and (lambda: ta.WMA(c, 20))),
-        ("rsi(14)", lambda: qi.rsi(c, 14), ta and (lambda: ta.RSI(c, 14))),
-        ("true_range", lambda: qi.true_range(h, lo, c), ta and (lambda: ta.TRANGE(h, lo, c))),
-        ("atr(14)", lambda: qi.atr(h, lo, c, 14), ta and (lambda: ta.ATR(h, lo, c, 14))),
+        ("sma(20)", lambda: qi.sma(c, 20), _maybe(lambda: ta.SMA(c, 20))),
+        ("sma(200)", lambda: qi.sma(c, 200), _maybe(lambda: ta.SMA(c, 200))),
+        ("ema(20)", lambda: qi.ema(c, 20), _maybe(lambda: ta.EMA(c, 20))),
+        ("wma(20)", lambda: qi.wma(c, 20), _maybe(lambda: ta.WMA(c, 20))),
+        ("rsi(14)", lambda: qi.rsi(c, 14), _maybe(lambda: ta.RSI(c, 14))),
+        ("true_range", lambda: qi.true_range(h, lo, c), _maybe(lambda: ta.TRANGE(h, lo, c))),
+        ("atr(14)", lambda: qi.atr(h, lo, c, 14), _maybe(lambda: ta.ATR(h, lo, c, 14))),
         (
             "bollinger_bands(20,2)",
             lambda: qi.bollinger_bands(c, 20),
-            ta and (lambda: ta.BBANDS(c, 20, 2.0, 2.0, 0)),
+            _maybe(lambda: ta.BBANDS(c, 20, 2.0, 2.0, SMA_TYPE)),
         ),
-        ("macd(12,26,9)", lambda: qi.macd(c), ta and (lambda: ta.MACD(c, 12, 26, 9))),
+        ("macd(12,26,9)", lambda: qi.macd(c), _maybe(lambda: ta.MACD(c, 12, 26, 9))),
         (
             "stochastic(14,3,3)",
             lambda: qi.stochastic(h, lo, c),
-            ta and (lambda: ta.STOCH(h, lo, c, 14, 3, 0, 3, 0)),
+            _maybe(lambda: ta.STOCH(h, lo, c, 14, 3, SMA_TYPE, 3, SMA_TYPE)),
         ),
         ("dmi(14) (+DI,-DI,ADX)", lambda: qi.dmi(h, lo, c, 14), None),
-        ("adx(14)", lambda: qi.adx(h, lo, c, 14), ta and (lambda: ta.ADX(h, lo, c, 14))),
-        ("rolling_std(20)", lambda: qi.rolling_std(c, 20), ta and (lambda: ta.STDDEV(c, 20, 1))),
+        ("adx(14)", lambda: qi.adx(h, lo, c, 14), _maybe(lambda: ta.ADX(h, lo, c, 14))),
+        ("rolling_std(20)", lambda: qi.rolling_std(c, 20), _maybe(lambda: ta.STDDEV(c, 20, 1))),
         ("zscore(20)", lambda: qi.zscore(c, 20), None),
         (
             "linreg_slope(14)",
             lambda: qi.linreg_slope(c, 14),
-            ta and (lambda: ta.LINEARREG_SLOPE(c, 14)),
+            _maybe(lambda: ta.LINEARREG_SLOPE(c, 14)),
         ),
-        ("roc(10)", lambda: qi.roc(c, 10), ta and (lambda: ta.ROC(c, 10))),
-        ("obv", lambda: qi.obv(c, v), ta and (lambda: ta.OBV(c, v))),
+        ("roc(10)", lambda: qi.roc(c, 10), _maybe(lambda: ta.ROC(c, 10))),
+        ("obv", lambda: qi.obv(c, v), _maybe(lambda: ta.OBV(c, v))),
         ("donchian(20)", lambda: qi.donchian(h, lo, 20), None),
-        ("rolling_max(20)", lambda: qi.rolling_max(h, 20), ta and (lambda: ta.MAX(h, 20))),
+        ("rolling_max(20)", lambda: qi.rolling_max(h, 20), _maybe(lambda: ta.MAX(h, 20))),
         ("rolling_vwap(20)", lambda: qi.rolling_vwap(c, v, 20), None),
         ("session_vwap(UTC day)", lambda: qi.session_vwap(c, v, open_time=t), None),
     ]
