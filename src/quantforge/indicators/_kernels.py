@@ -187,7 +187,7 @@ def true_range_nb(high, low, close):
     prev_close = close[: n - 1]
     dst = out[1:]
     for j in range(n - 1):
-        dst[j] = _true_range_at(hi[j], lo[j], prev_close[j])
+        dst[j] = _true_range_at_nb(hi[j], lo[j], prev_close[j])
     return out
 
 
@@ -206,13 +206,13 @@ def atr_nb(high, low, close, period):
         return out
     total = 0.0
     for i in range(1, period + 1):
-        total += _true_range_at(high[i], low[i], close[i - 1])
+        total += _true_range_at_nb(high[i], low[i], close[i - 1])
     prev = total / period
     out[period] = prev
     keep = (period - 1) / period
     inv = 1.0 / period
     for i in range(period + 1, n):
-        prev = prev * keep + _true_range_at(high[i], low[i], close[i - 1]) * inv
+        prev = prev * keep + _true_range_at_nb(high[i], low[i], close[i - 1]) * inv
         out[i] = prev
     return out
 
@@ -367,7 +367,7 @@ def rolling_min_nb(x, period):
 
 
 @njit(cache=True)
-def _true_range_at(high, low, prev_close):
+def _true_range_at_nb(high, low, prev_close):
     greatest = high - low
     v = abs(prev_close - high)
     if v > greatest:
@@ -408,7 +408,7 @@ def dmi_nb(high, low, close, period):
             minus_dm += diff_m
         elif diff_p > 0.0 and diff_p > diff_m:
             plus_dm += diff_p
-        tr += _true_range_at(high[i], low[i], prev_close)
+        tr += _true_range_at_nb(high[i], low[i], prev_close)
         prev_high = high[i]
         prev_low = low[i]
         prev_close = close[i]
@@ -426,7 +426,7 @@ def dmi_nb(high, low, close, period):
             minus_dm += diff_m
         elif diff_p > 0.0 and diff_p > diff_m:
             plus_dm += diff_p
-        tr = tr * keep + _true_range_at(high[i], low[i], prev_close)
+        tr = tr * keep + _true_range_at_nb(high[i], low[i], prev_close)
         prev_high = high[i]
         prev_low = low[i]
         prev_close = close[i]
