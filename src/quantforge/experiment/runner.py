@@ -767,35 +767,28 @@ def _write_plots(
     if n == 0:
         return [], None, []
     try:
-        from quantforge.report.data import RunView
-        from quantforge.report.plots import write_run_pngs
+        from quantforge.report.build import Ranking, write_experiment_report
     except ImportError as e:  # the report package is optional at this layer
-        return [], None, [f"no PNGs: the report package is not available ({e})"]
-    experiment = store.get_experiment(experiment_id)
-    best = store.runs(experiment_id, order_by=metric, descending=descending, limit=n)
-    written: list[Path] = []
-    for row in best.iter_rows(named=True):
-        run = store.get_run(int(row["id"]))
-        if "equity" not in run.artifacts:
-            continue
-        equity = store.load_artifact(run.id, "equity")
-        trades = store.load_artifact(run.id, "trades") if "trades" in run.artifacts else None
-        view = RunView(
-            title=f"{prefix}run {run.id}: {run.strategy} {run.symbol} {run.params}",
-            metrics=run.metrics,
-            equity=equity,
-            trades=trades if trades is not None else pl.DataFrame(),
-            bars=frames.get(run.symbol or ""),
-            params=run.params,
-            fingerprint={
-                "data fingerprint": str(experiment["data_fingerprint"]),
-                "package version": str(experiment["code_version"]),
-                "git revision": str(experiment["git_revision"]),
-                "run key": run.run_key,
-            },
+        return [], None, [f"no PNGs or HTML report: the report package is unavailable ({e})"]
+    try:
+        files = write_experiment_report(
+            store,
+            experiment_id,
+            out_dir / f"{prefix}report",
+            top_n=n,
+            ranking=Ranking(metric=metric, descending=descending, top_n=n),
+            catalog=config.data.catalog,
         )
-        written.extend(write_run_pngs(view, out_dir / "plots", stem=f"{prefix}run-{run.id}"))
-    return written, None, []
+    except QuantforgeError as e:
+        return [], None, [f"no report: {e}"]
+    images: list[Path] = []
+    for image in files.images:
+        # keep a label such as SYNTHETIC in every file name
+        target = image if image.name.startswith(prefix) else image.with_name(prefix + image.name)
+        if target != image:
+            image.replace(target)
+        images.append(target)
+    return images, files.main, []
 
 
 # --- rerun ------------------------------------------------------------------------------------
