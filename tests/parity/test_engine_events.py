@@ -142,8 +142,9 @@ def test_long_short_trailing_timeout_parity_on_eth_1h(shared_data: Path) -> None
             qf.RiskLimits(daily_loss_limit=0.01, max_notional=20_000.0),
         ]
     ),
+    mmr=st.sampled_from([0.0, 0.3]),
 )
-def test_event_equals_fast_on_random_bars(seed, n, rule, exits, sizer, risk) -> None:
+def test_event_equals_fast_on_random_bars(seed, n, rule, exits, sizer, risk, mmr) -> None:
     rng = np.random.default_rng(seed)
     close = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
     op = np.r_[100.0, close[:-1]] * (1 + rng.normal(0, 0.004, n))
@@ -166,7 +167,10 @@ def test_event_equals_fast_on_random_bars(seed, n, rule, exits, sizer, risk) -> 
         "exit_rules": exits,
         "same_bar_rule": rule,
         "risk": risk,
-        "instrument": qf.Instrument(market="linear_perp", leverage=3.0, lot_size=0.001),
+        "instrument": qf.Instrument(
+            market="linear_perp", leverage=3.0, lot_size=0.001, maintenance_margin=mmr
+        ),
+        "funding_rate": np.where(np.arange(n) % 8 == 0, rng.normal(0, 0.001, n), 0.0),
     }
     fast = qf.backtest(bars, entries=le, exits=lx, short_entries=se, short_exits=sx, **cfg)
     event = qf.backtest(bars, SignalFollower(le, lx, se, sx), **cfg)

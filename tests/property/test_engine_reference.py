@@ -104,6 +104,7 @@ def run_kernel(cfg: RefConfig, op, hi, lo, cl, sig, limit):
             np.ones(n),
             np.full(n, np.nan),
             np.zeros(n, dtype=np.bool_),
+            np.zeros(n),
             *sig,
             lim,
             int(mode[cfg.size_mode]),

@@ -79,6 +79,7 @@ T_STOP = 2
 T_TAKE_PROFIT = 3
 T_TRAILING = 4
 T_TIMEOUT = 5
+T_LIQUIDATION = 6
 T_HALT = 7
 T_END = 8
 # size modes
@@ -125,7 +126,8 @@ P_MAX_NOTIONAL = 12
 P_MAX_LEV = 13
 P_MAX_DD = 14
 P_DAILY_LOSS = 15
-N_PARAMS = 16
+P_MMR = 16  # maintenance margin rate (perpetuals); 0 = no liquidation
+N_PARAMS = 17
 
 # float state layout
 F_CASH = 0
@@ -727,18 +729,34 @@ def _timeout_exit_nb(i, orders, active, ist, fs, params):
 
 
 @njit(cache=True)
-def step_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist, params):
-    """Process bar ``i``: fills at the open, along the intrabar path, then expiries and timeouts.
+def liquidate_nb(i, op, hi, lo, vol, atr, orders, active, fills, trades, fs, ist, params):
+    """Liquidate the position if bar ``i`` reached its liquidation price; return True if so.
 
-    Bars with nothing working cost a couple of comparisons; bars whose working orders are all out
-    of reach take the bookkeeping-only route (`_quiet_nb`).
+    The liquidation price is where equity falls to the maintenance margin
+    (``mmr * |position| * price``). Checked after the bar's fills against the bar's adverse
+    extreme; the position is closed at that price (at the open when the open was already past
+    it) as a taker fill with exit reason ``liquidation``.
     """
-    if ist[I_NACT] > 0:
-        if not _quiet_nb(i, op, hi, lo, atr, orders, active, ist):
-            _fills_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist, params)
-        _end_of_bar_nb(i, orders, active, ist)
-    if ist[I_TIMEOUT_AT] >= 0 and i >= ist[I_TIMEOUT_AT] and fs[F_POS] != 0.0:
-        _timeout_exit_nb(i, orders, active, ist, fs, params)
+    pos = fs[F_POS]
+    cash = fs[F_CASH]
+    mmr = params[P_MMR]
+    if pos > 0.0:
+        p_liq = -cash / (pos * (1.0 - mmr))
+        if not (lo[i] <= p_liq):
+            return False
+        price = min(op[i], p_liq)
+    else:
+        p_liq = cash / (-pos * (1.0 + mmr))
+        if not (hi[i] >= p_liq):
+            return False
+        price = max(op[i], p_liq)
+    nan = np.nan
+    k = submit_nb(orders, active, ist, params, i, i, MARKET, -1 if pos > 0.0 else 1, S_CLOSE,
+                  0.0, nan, nan, GTC, 0, T_LIQUIDATION, 1, nan, nan, nan, nan, TR_NONE, nan, nan,
+                  0, -1)
+    fill_nb(orders, active, fills, trades, fs, ist, params, k, i, price, False, TAKER, False,
+            hi, lo, vol, atr)
+    return True
 
 
 @njit(cache=True)
@@ -786,23 +804,32 @@ def risk_nb(i, cl, new_day, orders, active, ist, fs, params):
 
 
 @njit(cache=True)
-def advance_nb(start, stop, op, hi, lo, cl, vol, atr, new_day, orders, active, fills, trades, fs,
-               ist, params, cash_out, pos_out):
-    """Run bars ``start..stop-1`` (as `step_nb`) recording cash and position after each bar.
+def advance_nb(start, stop, op, hi, lo, cl, vol, atr, new_day, funding, orders, active, fills,
+               trades, fs, ist, params, cash_out, pos_out):
+    """Run bars ``start..stop-1`` (the event path's kernel) recording cash and position.
 
     Return the first bar not processed: ``stop``, or earlier when a record array is nearly full
     (the caller grows the arrays and calls again from there).
     """
     risk = params[P_MAX_DD] > 0.0 or params[P_DAILY_LOSS] > 0.0
+    mmr = params[P_MMR] > 0.0
     for i in range(start, stop):
         if (ist[I_NORD] + HEADROOM > orders.shape[0] or ist[I_NFILL] + HEADROOM > fills.shape[0]
                 or ist[I_NTRADE] + HEADROOM > trades.shape[0]):
             return i
-        # step_nb, written out: a call per bar passing a dozen arrays costs more than the bar
+        # the per-bar step, written out in both loops: a call per bar passing a dozen arrays
+        # costs more than a quiet bar. Funding is paid on the position held into the bar's open.
+        if funding[i] != 0.0 and fs[F_POS] != 0.0:
+            pay = -fs[F_POS] * op[i] * funding[i]
+            fs[F_CASH] += pay
+            fs[F_FUNDING] += pay
         if ist[I_NACT] > 0:
             if not _quiet_nb(i, op, hi, lo, atr, orders, active, ist):
                 _fills_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist,
                           params)
+            _end_of_bar_nb(i, orders, active, ist)
+        if mmr and fs[F_POS] != 0.0 and liquidate_nb(i, op, hi, lo, vol, atr, orders, active,
+                                                     fills, trades, fs, ist, params):
             _end_of_bar_nb(i, orders, active, ist)
         if ist[I_TIMEOUT_AT] >= 0 and i >= ist[I_TIMEOUT_AT] and fs[F_POS] != 0.0:
             _timeout_exit_nb(i, orders, active, ist, fs, params)
@@ -862,10 +889,10 @@ def signal_orders_nb(i, le, lx, se, sx, entry_limit, size_mode, size, sl_pct, tp
 
 
 @njit(cache=True)
-def simulate_signals_nb(start, op, hi, lo, cl, vol, atr, new_day, le, lx, se, sx, entry_limit,
-                        size_mode, size, sl_pct, tp_pct, trail_kind, trail_value, timeout_bars,
-                        entry_bars, orders, active, fills, trades, fs, ist, params, cash_out,
-                        pos_out):
+def simulate_signals_nb(start, op, hi, lo, cl, vol, atr, new_day, funding, le, lx, se, sx,
+                        entry_limit, size_mode, size, sl_pct, tp_pct, trail_kind, trail_value,
+                        timeout_bars, entry_bars, orders, active, fills, trades, fs, ist, params,
+                        cash_out, pos_out):
     """Fast path: run the whole bar loop from ``start`` with signal arrays and declarative exits.
 
     Return the first bar not processed (``len(op)`` when done; earlier when the record arrays
@@ -873,15 +900,24 @@ def simulate_signals_nb(start, op, hi, lo, cl, vol, atr, new_day, le, lx, se, sx
     """
     n = op.shape[0]
     risk = params[P_MAX_DD] > 0.0 or params[P_DAILY_LOSS] > 0.0
+    mmr = params[P_MMR] > 0.0
     for i in range(start, n):
         if (ist[I_NORD] + HEADROOM > orders.shape[0] or ist[I_NFILL] + HEADROOM > fills.shape[0]
                 or ist[I_NTRADE] + HEADROOM > trades.shape[0]):
             return i
-        # step_nb, written out: a call per bar passing a dozen arrays costs more than the bar
+        # the per-bar step, written out in both loops: a call per bar passing a dozen arrays
+        # costs more than a quiet bar. Funding is paid on the position held into the bar's open.
+        if funding[i] != 0.0 and fs[F_POS] != 0.0:
+            pay = -fs[F_POS] * op[i] * funding[i]
+            fs[F_CASH] += pay
+            fs[F_FUNDING] += pay
         if ist[I_NACT] > 0:
             if not _quiet_nb(i, op, hi, lo, atr, orders, active, ist):
                 _fills_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist,
                           params)
+            _end_of_bar_nb(i, orders, active, ist)
+        if mmr and fs[F_POS] != 0.0 and liquidate_nb(i, op, hi, lo, vol, atr, orders, active,
+                                                     fills, trades, fs, ist, params):
             _end_of_bar_nb(i, orders, active, ist)
         if ist[I_TIMEOUT_AT] >= 0 and i >= ist[I_TIMEOUT_AT] and fs[F_POS] != 0.0:
             _timeout_exit_nb(i, orders, active, ist, fs, params)

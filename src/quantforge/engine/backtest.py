@@ -96,9 +96,21 @@ class Backtest:
             self.fees, self.slippage, self.instrument, self.same_bar_rule, self.risk
         )
 
-    def market(self, bars: pl.DataFrame, atr_period: int | None = None) -> MarketArrays:
-        """Validate ``bars`` and return the arrays the kernel reads."""
-        return market_arrays(bars, atr_period if atr_period is not None else self._atr_period())
+    def market(
+        self,
+        bars: pl.DataFrame,
+        atr_period: int | None = None,
+        funding_rate: FloatArray | pl.Series | None = None,
+    ) -> MarketArrays:
+        """Validate ``bars`` (and the funding series) and return the arrays the kernel reads."""
+        funding = None
+        if funding_rate is not None:
+            if self.instrument.market == "spot":
+                msg = "funding_rate applies to perpetuals; use Instrument(market='linear_perp')"
+                raise ConfigError(msg)
+            funding = _float_array(funding_rate, bars.height, "funding_rate", 0.0)
+        period = atr_period if atr_period is not None else self._atr_period()
+        return market_arrays(bars, period, funding)
 
     def run_signals(
         self,
@@ -109,12 +121,13 @@ class Backtest:
         short_exits: SignalInput = None,
         entry_price: FloatArray | pl.Series | None = None,
         size: FloatArray | pl.Series | None = None,
+        funding_rate: FloatArray | pl.Series | None = None,
     ) -> BacktestResult:
         """Run the compiled fast path on boolean signal arrays (a signal at t fills from t+1).
 
         See `backtest` for the signal rules.
         """
-        market = self.market(bars)
+        market = self.market(bars, funding_rate=funding_rate)
         n = market.n
         le, lx, se, sx = (_bool_array(a, n, name) for a, name in (
             (entries, "entries"), (exits, "exits"),
@@ -130,10 +143,10 @@ class Backtest:
         while start < n:
             start = k.simulate_signals_nb(
                 start, market.open, market.high, market.low, market.close, market.volume,
-                market.atr, market.new_day, le, lx, se, sx, limit, size_mode, sizes, sl_pct, tp_pct,
-                trail_kind, trail_value, timeout, self.entry_valid_bars, state.orders, state.active,
-                state.fills, state.trades, state.fs, state.ist, params, state.cash_out,
-                state.pos_out,
+                market.atr, market.new_day, market.funding, le, lx, se, sx, limit, size_mode,
+                sizes, sl_pct, tp_pct, trail_kind, trail_value, timeout, self.entry_valid_bars,
+                state.orders, state.active, state.fills, state.trades, state.fs, state.ist,
+                params, state.cash_out, state.pos_out,
             )  # fmt: skip
             if start < n:
                 state.grow()
@@ -142,11 +155,16 @@ class Backtest:
             risk_free_rate=self.risk_free_rate,
         )  # fmt: skip
 
-    def run_strategy(self, bars: pl.DataFrame, strategy: Strategy) -> BacktestResult:
+    def run_strategy(
+        self,
+        bars: pl.DataFrame,
+        strategy: Strategy,
+        funding_rate: FloatArray | pl.Series | None = None,
+    ) -> BacktestResult:
         """Run the event-driven path: ``strategy.on_bar`` / ``on_fill`` callbacks."""
         from quantforge.engine.events import run_events
 
-        market = self.market(bars, getattr(strategy, "atr_period", None))
+        market = self.market(bars, getattr(strategy, "atr_period", None), funding_rate)
         state = SimState(market.n, self.cash)
         run_events(self, market, state, strategy)
         return build_result(
@@ -188,6 +206,7 @@ def backtest(
     short_exits: SignalInput = None,
     entry_price: FloatArray | pl.Series | None = None,
     size: FloatArray | pl.Series | None = None,
+    funding_rate: FloatArray | pl.Series | None = None,
     cash: float = 100_000.0,
     fees: Fees | None = None,
     slippage: SlippageModel | None = None,
@@ -218,6 +237,10 @@ def backtest(
         A `quantforge.Strategy`; mutually exclusive with the signal arrays.
     entries, exits, short_entries, short_exits
         Boolean arrays, one value per bar.
+    funding_rate
+        Perpetuals: funding rate per bar (0 or NaN = no funding at that bar), paid at the bar's
+        open on the position held into it: ``-position * open * rate`` (longs pay a positive
+        rate). Booked in cash and in the trade's ``funding``.
     cash, fees, slippage, sizing, exit_rules, instrument, same_bar_rule, entry_valid_bars, risk,
     symbol, calendar, risk_free_rate
         See `Backtest`.
@@ -264,11 +287,13 @@ def backtest(
         if has_signals or entry_price is not None or size is not None:
             msg = "pass either a strategy or signal arrays (entries/exits/...), not both"
             raise ConfigError(msg)
-        return config.run_strategy(bars, strategy)
+        return config.run_strategy(bars, strategy, funding_rate)
     if not has_signals:
         msg = "nothing to simulate: pass a Strategy or at least one of entries/short_entries"
         raise ConfigError(msg)
-    return config.run_signals(bars, entries, exits, short_entries, short_exits, entry_price, size)
+    return config.run_signals(
+        bars, entries, exits, short_entries, short_exits, entry_price, size, funding_rate
+    )
 
 
 def warmup() -> None:

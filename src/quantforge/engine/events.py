@@ -311,7 +311,12 @@ def run_events(config: Backtest, market: MarketArrays, state: SimState, strategy
     ctx.i = 0
     _call(strategy, "on_start", ctx, market, 0)
     nact, timeout_at, nfill = k.I_NACT, k.I_TIMEOUT_AT, k.I_NFILL
-    every_bar = config.risk.checks_bar_close  # rails on close equity see every bar
+    # close-equity rails, liquidation and funding need every bar, not only bars with orders
+    every_bar = (
+        config.risk.checks_bar_close
+        or config.instrument.maintenance_margin > 0.0
+        or bool(np.any(market.funding != 0.0))
+    )
     i = 0
     try:
         for i in range(n):
@@ -337,7 +342,8 @@ def _advance(state: SimState, market: MarketArrays, params: FloatArray, start: i
              atr: FloatArray) -> int:  # fmt: skip
     while start < stop:
         start = int(
-            k.advance_nb(start, stop, op, hi, lo, cl, vol, atr, market.new_day, state.orders,
+            k.advance_nb(start, stop, op, hi, lo, cl, vol, atr, market.new_day, market.funding,
+                         state.orders,
                          state.active, state.fills, state.trades, state.fs, state.ist, params,
                          state.cash_out, state.pos_out)
         )  # fmt: skip

@@ -28,6 +28,10 @@ class Instrument:
         ``"spot"`` (no short positions) or ``"linear_perp"`` (shorts allowed).
     leverage
         Maximum gross exposure over equity; 1.0 means no borrowing.
+    maintenance_margin
+        Perpetuals only: maintenance margin rate. A position is liquidated (at its liquidation
+        price, exit reason ``liquidation``) when equity would fall to
+        ``maintenance_margin * |position| * price``. 0 disables liquidation.
     """
 
     tick_size: float = 0.0
@@ -35,6 +39,7 @@ class Instrument:
     min_notional: float = 0.0
     market: Literal["spot", "linear_perp"] = "spot"
     leverage: float = 1.0
+    maintenance_margin: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("tick_size", "lot_size", "min_notional"):
@@ -47,6 +52,16 @@ class Instrument:
             raise ConfigError(msg)
         if not (math.isfinite(self.leverage) and self.leverage > 0.0):
             msg = f"Instrument.leverage must be > 0, got {self.leverage!r}"
+            raise ConfigError(msg)
+        if not (math.isfinite(self.maintenance_margin) and 0.0 <= self.maintenance_margin < 1.0):
+            msg = (
+                f"Instrument.maintenance_margin must be in [0, 1), got {self.maintenance_margin!r}"
+            )
+            raise ConfigError(msg)
+        if self.market == "spot" and self.maintenance_margin != 0.0:
+            msg = (
+                "spot positions cannot be liquidated; maintenance_margin needs market='linear_perp'"
+            )
             raise ConfigError(msg)
         if self.market == "spot" and self.leverage != 1.0:
             msg = "spot instruments trade without leverage; use market='linear_perp' for leverage"

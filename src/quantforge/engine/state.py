@@ -43,6 +43,7 @@ class MarketArrays:
     volume: FloatArray
     atr: FloatArray
     new_day: BoolArray  # True on the first bar of each UTC day (and on bar 0)
+    funding: FloatArray  # funding rate paid at each bar's open (0 = none)
 
     @property
     def n(self) -> int:
@@ -50,7 +51,9 @@ class MarketArrays:
         return int(self.open.shape[0])
 
 
-def market_arrays(bars: pl.DataFrame, atr_period: int | None) -> MarketArrays:
+def market_arrays(
+    bars: pl.DataFrame, atr_period: int | None, funding_rate: FloatArray | None = None
+) -> MarketArrays:
     """Validate ``bars`` and return its columns as arrays.
 
     Raises
@@ -95,7 +98,15 @@ def market_arrays(bars: pl.DataFrame, atr_period: int | None) -> MarketArrays:
     day = time_ms // 86_400_000
     new_day = np.ones(time_ms.shape[0], dtype=np.bool_)
     new_day[1:] = day[1:] != day[:-1]
-    return MarketArrays(time_ms, op, hi, lo, cl, vol, atr, new_day)
+    funding = np.zeros(op.shape[0])
+    if funding_rate is not None:
+        if funding_rate.shape != op.shape:
+            msg = (
+                f"funding_rate has shape {funding_rate.shape}; expected one rate per bar {op.shape}"
+            )
+            raise DataValidationError(msg)
+        funding = np.ascontiguousarray(np.nan_to_num(funding_rate, nan=0.0), dtype=np.float64)
+    return MarketArrays(time_ms, op, hi, lo, cl, vol, atr, new_day, funding)
 
 
 def lower_params(
@@ -120,6 +131,7 @@ def lower_params(
     params[k.P_MIN_NOTIONAL] = instrument.min_notional
     params[k.P_LEVERAGE] = instrument.leverage
     params[k.P_MARKET] = instrument.market_code
+    params[k.P_MMR] = instrument.maintenance_margin
     params[k.P_RULE] = _RULES[same_bar_rule]
     if risk is not None:
         params[k.P_MAX_OPEN] = _or_zero(risk.max_open_orders)
