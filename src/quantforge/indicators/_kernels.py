@@ -201,19 +201,25 @@ def atr_nb(high, low, close, period):
     n = high.shape[0]
     if period == 1:
         return true_range_nb(high, low, close)
-    out = np.full(n, np.nan)
+    out = np.empty(n)
+    for i in range(min(period, n)):
+        out[i] = np.nan
     if n <= period:
         return out
+    hi = high[1:]
+    lo = low[1:]
+    prev_close = close[: n - 1]
+    dst = out[1:]  # dst[j] is bar j + 1
     total = 0.0
-    for i in range(1, period + 1):
-        total += _true_range_at_nb(high[i], low[i], close[i - 1])
+    for j in range(period):
+        total += _true_range_at_nb(hi[j], lo[j], prev_close[j])
     prev = total / period
-    out[period] = prev
+    dst[period - 1] = prev
     keep = (period - 1) / period
     inv = 1.0 / period
-    for i in range(period + 1, n):
-        prev = prev * keep + _true_range_at_nb(high[i], low[i], close[i - 1]) * inv
-        out[i] = prev
+    for j in range(period, n - 1):
+        prev = prev * keep + _true_range_at_nb(hi[j], lo[j], prev_close[j]) * inv
+        dst[j] = prev
     return out
 
 
@@ -614,10 +620,14 @@ def macd_nb(x, fast, slow, signal):
     all three outputs start at bar ``slow + signal - 2``.
     """
     n = x.shape[0]
-    line = np.full(n, np.nan)
-    sig = np.full(n, np.nan)
-    hist = np.full(n, np.nan)
+    line = np.empty(n)
+    sig = np.empty(n)
+    hist = np.empty(n)
     lookback = slow + signal - 2
+    for i in range(min(lookback, n)):
+        line[i] = np.nan
+        sig[i] = np.nan
+        hist[i] = np.nan
     if n <= lookback:
         return line, sig, hist
     # TA-Lib's operation order (see ema_nb): the MACD line crosses zero on the same bar
