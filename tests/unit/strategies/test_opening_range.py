@@ -140,9 +140,14 @@ def test_real_spy_sessions(shared_data: Path, name: str, rows: int | None) -> No
     bars = spy(shared_data / name)
     if rows is not None:
         bars = bars.head(rows)
-    params = {"max_stops_per_day": 1, "cooloff_minutes": 15, "stop_pct": 0.002}
+    params = {"max_stops_per_day": 1, "cooloff_minutes": 15, "stop_pct": 0.002,
+              "direction": "both"}  # fmt: skip
     strategy = ORB.build(bars, params)
-    r = qf.Backtest(cash=100_000.0, calendar="equity").run_strategy(bars, strategy)
+    margin = qf.Instrument(market="linear_perp")  # lets the short breakouts fill
+    r = qf.Backtest(cash=100_000.0, calendar="equity", instrument=margin).run_strategy(
+        bars, strategy
+    )
+    assert set(r.trades["side"].to_list()) == {"long", "short"}
     s = strategy.s
     t = bars["open_time"].dt.epoch("ms").to_numpy()
     index = {int(x): i for i, x in enumerate(t)}

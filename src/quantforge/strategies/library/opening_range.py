@@ -199,8 +199,9 @@ class OpeningRangeBreakout(StrategyDefinition):
     - **Entry** (when flat): a stop-limit buy with stop ``range_high * (1 + breakout_pct)`` and
       limit ``stop * (1 + limit_pct)`` (a short: stop ``range_low * (1 - breakout_pct)``, limit
       ``stop * (1 - limit_pct)``), good for one bar and re-placed on every bar while allowed.
-      ``direction`` "long" or "short" picks the side; "both" picks, on each bar, the trigger
-      nearer to the close (one entry order at a time).
+      ``direction`` "long" (default) or "short" picks the side; "both" picks, on each bar, the
+      trigger nearer to the close (one entry order at a time). Shorts need an instrument that
+      allows them (``Instrument(market="linear_perp")``); a spot instrument rejects them.
     - **Stop**: attached stop-market exit at ``entry_fill * (1 ∓ stop_pct)``, working from the entry
       bar.
     - **Stops per day**: after ``max_stops_per_day`` stop-outs in a session, no more entries that
@@ -233,7 +234,7 @@ class OpeningRangeBreakout(StrategyDefinition):
             Param("max_stops_per_day", int, 2, "stop-outs after which a session ends", 1, 1000),
             Param("cooloff_minutes", int, 30, "no entries this long after a stop", 0, 1440),
             Param("flat_minutes", int, 5, "be flat this long before the close", 1, 600),
-            Param("direction", str, "both", "sides traded", choices=("long", "short", "both")),
+            Param("direction", str, "long", "sides traded", choices=("long", "short", "both")),
         ),
     )
 
