@@ -194,6 +194,38 @@ def run(name: str, bars: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
 
 def test_every_indicator_has_property_parameters() -> None:
     assert set(PARAMS) == set(REGISTRY)
+    # the registry's warm-up formulas agree with the hand table
+    for name, (params, lookbacks) in PARAMS.items():
+        info = REGISTRY[name]
+        canonical = dict(info.canonical_params((), params))
+        assert info.warmup(canonical) == lookbacks, name
+
+
+@SETTINGS
+@given(bars=ohlcv(min_size=1, max_size=80), data=st.data())
+def test_registry_warmup_matches_output(bars: dict[str, np.ndarray], data: st.DataObject) -> None:
+    n = bars["close"].shape[0]
+    bars["volume"] = bars["volume"] + 1.0
+    bars["high"] = bars["high"] + np.arange(n)
+    bars["close"] = bars["close"] + np.arange(n) * 0.5
+    p = data.draw(st.integers(2, 12), label="p")
+    fast = data.draw(st.integers(1, p - 1), label="fast")
+    choices: dict[str, dict[str, Any]] = {
+        "macd": {"fast": fast, "slow": p, "signal": data.draw(st.integers(1, 6))},
+        "stochastic": {"k_period": p, "slowing": fast, "d_period": data.draw(st.integers(1, 4))},
+        "stochastic_fast": {"k_period": p, "d_period": fast},
+        "true_range": {},
+        "obv": {},
+        "typical_price": {},
+        "session_vwap": {},
+    }
+    for name, info in REGISTRY.items():
+        params = choices.get(name, {"period": p})
+        expected = info.warmup(dict(info.canonical_params((), params)))
+        result = info.function(*(bars[role] for role in info.inputs), **params)
+        outputs = (result,) if isinstance(result, np.ndarray) else tuple(result)
+        for out, lookback in zip(outputs, expected, strict=True):
+            assert leading_nans(out) == min(lookback, n), (name, params)
 
 
 @SETTINGS

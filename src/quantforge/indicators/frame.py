@@ -52,6 +52,19 @@ class IndicatorSpec:
         """Return the registry entry."""
         return lookup(self.name)
 
+    def warmup(self) -> int:
+        """Return the number of leading NaN bars (the longest over all outputs).
+
+        For NaN-free input this is TA-Lib's lookback, e.g. 25 for ``spec("ema", 26)`` and
+        33 for ``spec("macd")``; a strategy needs at least ``warmup() + 1`` bars per signal.
+
+        Examples
+        --------
+        >>> spec("macd").warmup(), spec("dmi", 14).warmup()
+        (33, 27)
+        """
+        return max(self.info.warmup(dict(self.params)))
+
     def output_names(self, key: str) -> tuple[str, ...]:
         """Return the column names this indicator adds under ``key``."""
         outputs = self.info.outputs

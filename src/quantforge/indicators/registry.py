@@ -65,12 +65,15 @@ class IndicatorInfo:
         Default frame column for each positional input, in order.
     outputs : tuple of str
         Field names of a multi-output result; empty for a single array.
+    warmup : Callable
+        Canonical parameters (as a dict) -> leading NaN count of each output (TA-Lib lookback).
     """
 
     name: str
     function: Callable[..., IndicatorResult]
     inputs: tuple[str, ...]
     outputs: tuple[str, ...] = ()
+    warmup: Callable[[dict[str, Any]], tuple[int, ...]] = lambda _: (0,)
 
     def canonical_params(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Params:
         """Bind ``args``/``kwargs`` to the parameters after the inputs, defaults filled in.
@@ -123,33 +126,67 @@ def _session_vwap(
 _HLC = ("high", "low", "close")
 _BANDS = ("upper", "middle", "lower")
 
+
+def _window(p: dict[str, Any]) -> tuple[int, ...]:
+    return (int(p["period"]) - 1,)
+
+
+def _smoothed(p: dict[str, Any]) -> tuple[int, ...]:
+    return (int(p["period"]),)
+
+
+def _window3(p: dict[str, Any]) -> tuple[int, ...]:
+    return _window(p) * 3
+
+
+def _macd(p: dict[str, Any]) -> tuple[int, ...]:
+    return (int(p["slow"]) + int(p["signal"]) - 2,) * 3
+
+
+def _stoch(p: dict[str, Any]) -> tuple[int, ...]:
+    return (int(p["k_period"]) + int(p["slowing"]) + int(p["d_period"]) - 3,) * 2
+
+
+def _stoch_fast(p: dict[str, Any]) -> tuple[int, ...]:
+    return (int(p["k_period"]) + int(p["d_period"]) - 2,) * 2
+
+
+def _dmi(p: dict[str, Any]) -> tuple[int, ...]:
+    period = int(p["period"])
+    return (period, period, 2 * period - 1)
+
+
+def _adx(p: dict[str, Any]) -> tuple[int, ...]:
+    return (2 * int(p["period"]) - 1,)
+
+
 REGISTRY: Mapping[str, IndicatorInfo] = {
     info.name: info
     for info in (
-        IndicatorInfo("sma", sma, ("close",)),
-        IndicatorInfo("ema", ema, ("close",)),
-        IndicatorInfo("wma", wma, ("close",)),
-        IndicatorInfo("rsi", rsi, ("close",)),
-        IndicatorInfo("macd", macd, ("close",), ("macd", "signal", "histogram")),
-        IndicatorInfo("roc", roc, ("close",)),
-        IndicatorInfo("stochastic", stochastic, _HLC, ("k", "d")),
-        IndicatorInfo("stochastic_fast", stochastic_fast, _HLC, ("k", "d")),
-        IndicatorInfo("true_range", true_range, _HLC),
-        IndicatorInfo("atr", atr, _HLC),
-        IndicatorInfo("rolling_std", rolling_std, ("close",)),
-        IndicatorInfo("zscore", zscore, ("close",)),
-        IndicatorInfo("bollinger_bands", bollinger_bands, ("close",), _BANDS),
-        IndicatorInfo("rolling_max", rolling_max, ("high",)),
-        IndicatorInfo("rolling_min", rolling_min, ("low",)),
-        IndicatorInfo("donchian", donchian, ("high", "low"), _BANDS),
-        IndicatorInfo("dmi", dmi, _HLC, ("plus_di", "minus_di", "adx")),
-        IndicatorInfo("adx", adx, _HLC),
-        IndicatorInfo("plus_di", plus_di, _HLC),
-        IndicatorInfo("minus_di", minus_di, _HLC),
-        IndicatorInfo("linreg_slope", linreg_slope, ("close",)),
+        IndicatorInfo("sma", sma, ("close",), (), _window),
+        IndicatorInfo("ema", ema, ("close",), (), _window),
+        IndicatorInfo("wma", wma, ("close",), (), _window),
+        IndicatorInfo("rsi", rsi, ("close",), (), _smoothed),
+        IndicatorInfo("macd", macd, ("close",), ("macd", "signal", "histogram"), _macd),
+        IndicatorInfo("roc", roc, ("close",), (), _smoothed),
+        IndicatorInfo("stochastic", stochastic, _HLC, ("k", "d"), _stoch),
+        IndicatorInfo("stochastic_fast", stochastic_fast, _HLC, ("k", "d"), _stoch_fast),
+        IndicatorInfo("true_range", true_range, _HLC, (), lambda _: (1,)),
+        IndicatorInfo("atr", atr, _HLC, (), _smoothed),
+        IndicatorInfo("rolling_std", rolling_std, ("close",), (), _window),
+        IndicatorInfo("zscore", zscore, ("close",), (), _window),
+        IndicatorInfo("bollinger_bands", bollinger_bands, ("close",), _BANDS, _window3),
+        IndicatorInfo("rolling_max", rolling_max, ("high",), (), _window),
+        IndicatorInfo("rolling_min", rolling_min, ("low",), (), _window),
+        IndicatorInfo("donchian", donchian, ("high", "low"), _BANDS, _window3),
+        IndicatorInfo("dmi", dmi, _HLC, ("plus_di", "minus_di", "adx"), _dmi),
+        IndicatorInfo("adx", adx, _HLC, (), _adx),
+        IndicatorInfo("plus_di", plus_di, _HLC, (), _smoothed),
+        IndicatorInfo("minus_di", minus_di, _HLC, (), _smoothed),
+        IndicatorInfo("linreg_slope", linreg_slope, ("close",), (), _window),
         IndicatorInfo("obv", obv, ("close", "volume")),
         IndicatorInfo("typical_price", typical_price, _HLC),
-        IndicatorInfo("vwap", _vwap, (*_HLC, "volume")),
+        IndicatorInfo("vwap", _vwap, (*_HLC, "volume"), (), _window),
         IndicatorInfo("session_vwap", _session_vwap, (*_HLC, "volume", "open_time")),
     )
 }
