@@ -529,8 +529,9 @@ def run_experiment(
             )
 
     tasks = _tasks(config, fingerprints, set(done), code, rejected, skipped)
+    results = executor.map(run_task, tasks, shared=payload)
     try:
-        for result in executor.map(run_task, tasks, shared=payload):
+        for result in results:
             for record in rejected:
                 buffer.append(record)
                 note(record, None)
@@ -549,6 +550,9 @@ def run_experiment(
             note(record, None)
         rejected.clear()
     finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()  # stop the workers now (Ctrl-C), not when the generator is collected
         flush()  # on Ctrl-C too: whatever arrived is kept, so a re-run resumes
     report()
     ran = counters.done + counters.lost
