@@ -150,3 +150,24 @@ def test_setups_match_talib(make_bars, rng) -> None:
     assert np.array_equal(off.short_setup, down)
     only_long = ERA.setups(bars, {"ema_fast": 5, "ema_slow": 20, "direction": "long"})
     assert not only_long.short_setup.any()
+
+
+def test_a_stop_during_the_vwap_slices_ends_the_entry(make_bars) -> None:
+    low = np.full(N, 99.95)
+    low[8] = 98.0  # below the stop (100 - 1.5 * 1.0) placed after the first slice filled
+    bars = flat(make_bars, low=low)
+    vwap = np.full(N, 90.0)  # later slices rest far below the market
+    vwap[5] = 100.0  # the first slice (placed on bar 5) fills on bar 6
+    long_setup = np.zeros(N, bool)
+    long_setup[5] = True
+    sig = EmaRsiAtrSignals(long_setup, np.zeros(N, bool), np.full(N, 99.0), np.full(N, 1.0), vwap)
+    p = ERA.resolve({"size_pct": 0.5, "tier1": False, "tier2": False, "tier3_slices": 6})
+    s = EmaRsiAtrStrategy(sig, BarArrays.of(bars), p)
+    r = run(bars, s)
+    assert r.trades.height == 1
+    assert r.trades["exit_price"][0] == pytest.approx(98.5)
+    entries = r.orders.filter(pl.col("tag") == "entry")
+    # slices placed on bars 5, 6, 7; after the stop on bar 8 no slice and no tier 4 follow
+    assert entries["type"].to_list() == ["limit"] * 3
+    assert entries["status"].to_list() == ["filled", "expired", "expired"]
+    assert s.entry is None

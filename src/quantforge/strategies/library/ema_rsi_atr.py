@@ -124,7 +124,11 @@ class EmaRsiAtrStrategy(Strategy):
 
     # -- fills -----------------------------------------------------------------------------
     def on_fill(self, ctx: Context, fill: Fill) -> None:
-        """Book entry fills (average price), reset everything when the position is closed."""
+        """Book entry fills (average price), reset everything when the position is closed.
+
+        A position closed while an entry is still in progress (a stop hit between VWAP slices)
+        ends that entry: the working entry order is canceled and no further tier starts.
+        """
         if fill.tag == "entry":
             self.entry_value += fill.qty * fill.price
             self.entry_qty += fill.qty
@@ -137,6 +141,9 @@ class EmaRsiAtrStrategy(Strategy):
             self.stop_id = self.tp_id = None
             self.entry_value = self.entry_qty = 0.0
             self.best = self.stop_level = math.nan
+            self._placed.clear()
+            if fill.tag != "entry":
+                self._abort_entry(ctx)
 
     # -- bars ------------------------------------------------------------------------------
     def on_bar(self, ctx: Context) -> None:
