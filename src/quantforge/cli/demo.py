@@ -55,12 +55,22 @@ SYNTHETIC: Final = "SYNTHETIC"
 _COVERAGE: Final = 0.95
 
 
-def demo_config(catalog: str, results: str | Path, *, synthetic: bool = False) -> ExperimentConfig:
-    """Return the shipped demo experiment with the catalog and results folder filled in."""
+def demo_config(
+    catalog: str, results: str | Path, *, synthetic: bool = False, days: int | None = None
+) -> ExperimentConfig:
+    """Return the shipped demo experiment with the catalog and results folder filled in.
+
+    ``days`` keeps only the first ``days`` days of the demo year (a quick check; the experiment
+    name says so).
+    """
     text = resources.files("quantforge.examples").joinpath(DEMO_FILE).read_text(encoding="utf-8")
     document: dict[str, Any] = yaml.safe_load(text)
     document["data"]["catalog"] = catalog
     document.setdefault("outputs", {})["results_dir"] = str(Path(results).absolute())
+    if days is not None:
+        start = dt.date.fromisoformat(str(document["data"]["start"]))
+        document["data"]["end"] = (start + dt.timedelta(days=days)).isoformat()
+        document["name"] = f"{document['name']}-first-{days}d"
     if synthetic:
         document["name"] = f"{document['name']}-{SYNTHETIC}"
         document["description"] = (
@@ -189,12 +199,16 @@ def demo(
     offline: Annotated[
         bool, typer.Option("--offline", help="Never try to download from Binance.")
     ] = False,
+    days: Annotated[
+        int | None,
+        typer.Option("--days", min=7, hidden=True, help="Only the first N days (quick check)."),
+    ] = None,
 ) -> None:
     """Run the main job: naive vs regime-filtered MA cross on a year of BTCUSDT 15m bars."""
     settings = Settings()
     where = catalog or settings.catalog
     out = results or settings.results_dir
-    config = demo_config(where, out)
+    config = demo_config(where, out, days=days)
     data = config.data
     cat = Catalog(where)
     bars: dict[str, pl.DataFrame] | None = None
@@ -225,7 +239,8 @@ def demo(
             "seeded random walk instead — these numbers say nothing about real markets. "
             f"Put {SHARED_FILE} in $QUANTFORGE_SHARED_DATA or go online for real data."
         )
-        config = demo_config(where, out, synthetic=True)
+        out = Path(out) / SYNTHETIC  # its own store and folders: every path says SYNTHETIC
+        config = demo_config(where, out, synthetic=True, days=days)
         bars = {data.symbols[0]: synthetic_bars(data.start, data.end, data.interval)}
         tag = SYNTHETIC
         source = f"{SYNTHETIC} random walk (seed 7), not market data"
