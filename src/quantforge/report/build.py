@@ -195,7 +195,7 @@ def write_experiment_report(
     best = _view_or_none(store, best_id, catalog=catalog)
     if best is not None:
         pages.append(write_tearsheet_html(best, folder / f"run-{best_id}.html"))
-    strategies = strategies_of(runs)
+    strategies = strategies_of(runs.sort("id"))  # config order: the baseline first
     if len(strategies) >= 2:
         firsts = [int(runs.filter(runs["strategy"] == s)["id"][0]) for s in strategies[:2]]
         pair = [_view_or_none(store, i, load_bars=False) for i in firsts]

@@ -136,7 +136,11 @@ def _check_param(runs: pl.DataFrame, name: str) -> str:
 
 def _check_metric(runs: pl.DataFrame, metric: str) -> None:
     if metric not in runs.columns or metric.startswith(_PREFIX):
-        choices = [c for c in runs.columns if runs.schema[c].is_numeric() and c != "id"]
+        choices = [
+            c
+            for c in runs.columns
+            if runs.schema[c].is_numeric() and c != "id" and not c.startswith(_PREFIX)
+        ]
         raise ConfigError(
             f"unknown metric {metric!r}; choose one of {', '.join(choices)}"
             if choices
