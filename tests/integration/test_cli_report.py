@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.unit.report.report_data import build_store
 from typer.testing import CliRunner
 
 from quantforge.cli import app
 from quantforge.cli.report import parse_target
 from quantforge.errors import ConfigError, NotFoundError
-from tests.unit.report.report_data import build_store
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.unit.report.report_data import build_store
 
 from quantforge.report.build import write_experiment_report, write_run_report
 from quantforge.report.data import run_view_from_store
 from quantforge.report.html import write_comparison_html
-from tests.unit.report.report_data import build_store
 
 sync_api = pytest.importorskip("playwright.sync_api")
 

@@ -67,7 +67,7 @@ def ma_cross(
 
 
 def build_store(root: Path) -> tuple[ResultStore, int, Path]:
-    """Store a 3x3 sweep of two strategies on synthetic bars; return (store, experiment, catalog)."""
+    """Store a 3x3 sweep of two strategies on synthetic bars: (store, experiment id, catalog)."""
     bars = synthetic_bars()
     catalog = root / "catalog"
     Catalog(catalog).write_bars(bars, symbol="TESTUSDT", interval="1h")

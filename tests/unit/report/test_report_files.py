@@ -9,29 +9,34 @@ import numpy as np
 import pytest
 from PIL import Image
 from plotly.offline import get_plotlyjs
+from tests.unit.report.report_data import build_store, ma_cross, synthetic_bars
 
 from quantforge.report.data import run_view_from_result, run_view_from_store
 from quantforge.report.html import _merge_candles, _thin_indices, write_tearsheet_html
 from quantforge.report.plots import plot_drawdown, plot_equity
-from tests.unit.report.report_data import build_store, ma_cross, synthetic_bars
 
 
 def test_thinning_keeps_extremes(rng: np.random.Generator) -> None:
     y = np.cumsum(rng.normal(size=50_000))
     idx = _thin_indices(y, 1000)
-    assert idx.size <= 1000 and np.all(np.diff(idx) > 0)
-    assert idx[0] == 0 and idx[-1] == y.size - 1
-    assert int(np.argmax(y)) in idx and int(np.argmin(y)) in idx
+    assert idx.size <= 1000
+    assert np.all(np.diff(idx) > 0)
+    assert idx[0] == 0
+    assert idx[-1] == y.size - 1
+    assert int(np.argmax(y)) in idx
+    assert int(np.argmin(y)) in idx
     assert _thin_indices(y[:10], 1000).tolist() == list(range(10))
 
 
 def test_merged_candles_keep_range() -> None:
     bars = synthetic_bars(1000)
     merged, k = _merge_candles(bars, 300)
-    assert k == 4 and merged.height == 250
+    assert k == 4
+    assert merged.height == 250
     assert merged["high"].max() == bars["high"].max()
     assert merged["low"].min() == bars["low"].min()
-    assert merged["open"][0] == bars["open"][0] and merged["close"][-1] == bars["close"][-1]
+    assert merged["open"][0] == bars["open"][0]
+    assert merged["close"][-1] == bars["close"][-1]
 
 
 def test_tearsheet_html_is_self_contained(tmp_path: Path) -> None:
@@ -48,7 +53,8 @@ def test_tearsheet_html_is_self_contained(tmp_path: Path) -> None:
     assert rest.count("Plotly.newPlot") >= 6
     for div in ("chart-equity", "chart-drawdown", "chart-monthly", "chart-rolling", "chart-pnl"):
         assert f'id="{div}"' in text
-    assert 'id="chart-price"' in text and "1,200 bars" in text
+    assert 'id="chart-price"' in text
+    assert "1,200 bars" in text
     assert list(tmp_path.joinpath("sub").iterdir()) == [path]  # no temp file left behind
 
 
@@ -57,8 +63,10 @@ def test_stored_run_view_reads_artifacts_and_bars(tmp_path: Path) -> None:
     with store:
         best = store.best(experiment_id, metric="sharpe")
         view = run_view_from_store(store, best.id)
-        assert view.equity.height == 2400 and view.trades.height == best.metrics["n_trades"]
-        assert view.bars is not None and view.bars.height == 2400
+        assert view.equity.height == 2400
+        assert view.trades.height == best.metrics["n_trades"]
+        assert view.bars is not None
+        assert view.bars.height == 2400
         bench = view.buy_and_hold()
         assert bench is not None
         close = view.bars["close"].to_numpy()
@@ -72,7 +80,8 @@ def test_png_is_a_real_non_blank_image(tmp_path: Path, plot: object) -> None:
     view = run_view_from_result(ma_cross(bars, 5, 30), title="png", bars=bars)
     path = plot(view, tmp_path / "p.png", size_px=(900, 400))  # type: ignore[operator]
     with Image.open(path) as image:
-        assert image.format == "PNG" and image.size == (900, 400)
+        assert image.format == "PNG"
+        assert image.size == (900, 400)
         pixels = np.asarray(image.convert("L"), dtype=float)
     assert pixels.std() > 5.0  # not a blank canvas
     # the curve is drawn: a good share of pixels is neither white nor the background

@@ -7,11 +7,11 @@ import math
 import polars as pl
 import pytest
 from rich.console import Console
+from tests.unit.report.report_data import ma_cross, synthetic_bars
 
 from quantforge.errors import ConfigError
 from quantforge.report.data import run_view_from_result
 from quantforge.report.tearsheet import format_metric, metrics_table, tearsheet, top_runs_table
-from tests.unit.report.report_data import ma_cross, synthetic_bars
 
 
 def _text(renderable: object) -> str:
@@ -47,7 +47,9 @@ def test_format_metric(name: str, value: float | None, expected: str) -> None:
 
 def test_metrics_table_shows_infinity_and_dash() -> None:
     text = _text(metrics_table({"sharpe": math.inf, "sortino": math.nan, "total_return": 0.1}))
-    assert "∞" in text and "—" in text and "10.00 %" in text
+    assert "∞" in text
+    assert "—" in text
+    assert "10.00 %" in text
     assert "Calmar" not in text  # absent metrics are skipped
 
 
@@ -55,7 +57,9 @@ def test_tearsheet_of_a_real_backtest() -> None:
     bars = synthetic_bars(600)
     result = ma_cross(bars, 5, 30)
     text = _text(tearsheet(run_view_from_result(result, title="demo", params={"fast": 5})))
-    assert "demo" in text and "fast=5" in text and "600 bars" in text
+    assert "demo" in text
+    assert "fast=5" in text
+    assert "600 bars" in text
     assert format_metric("total_return", result.metrics["total_return"]) in text
     assert f"{int(result.metrics['n_trades'])}" in text
 
@@ -73,9 +77,11 @@ def test_top_runs_table_orders_and_limits() -> None:
     text = _text(top_runs_table(runs, metric="sharpe", top_n=2))
     lines = [ln for ln in text.splitlines() if "a=" in ln]
     assert len(lines) == 2
-    assert "a=2" in lines[0] and "a=4" in lines[1]
+    assert "a=2" in lines[0]
+    assert "a=4" in lines[1]
     ascending = _text(top_runs_table(runs, metric="sharpe", descending=False, top_n=4))
     rows = [ln for ln in ascending.splitlines() if "a=" in ln]
-    assert "a=1" in rows[0] and "a=3" in rows[-1]  # the missing value comes last
+    assert "a=1" in rows[0]
+    assert "a=3" in rows[-1]
     with pytest.raises(ConfigError, match="cannot rank runs by 'shrape'"):
         top_runs_table(runs, metric="shrape")

@@ -38,7 +38,8 @@ def test_heatmap_matches_plain_python(rng: np.random.Generator) -> None:
     runs = _runs(values, ("a", "b", "c"))
     for how, fn in (("max", max), ("median", statistics.median), ("min", min)):
         hm = param_heatmap(runs, "a", "b", metric="sharpe", aggregate=how)  # type: ignore[arg-type]
-        assert hm.x_values == (1, 2, 3) and hm.y_values == (10, 20)
+        assert hm.x_values == (1, 2, 3)
+        assert hm.y_values == (10, 20)
         for (i, b), (j, a) in itertools.product(enumerate(hm.y_values), enumerate(hm.x_values)):
             expected = fn([v for (ka, kb, _), v in values.items() if ka == a and kb == b])
             assert hm.z[i, j] == pytest.approx(expected)
@@ -105,14 +106,16 @@ def test_plateau_score_of_a_plateau_and_a_spike() -> None:
 def test_sensitivity_direction_and_missing_values() -> None:
     runs = _grid(lambda x, y: float(x + y))
     low = sensitivity(runs, metric="sharpe", descending=False)
-    assert low.best_params == {"x": 0, "y": 0} and low.best_value == 0.0
+    assert low.best_params == {"x": 0, "y": 0}
+    assert low.best_value == 0.0
     # neighbours 1, 1, 2 -> median 1; grid median 4; oriented: (-1 + 4) / (0 + 4)
     assert low.plateau_score == pytest.approx(0.75)
     assert low.profiles["x"][0] == (0, 1, 2, 3, 4)
     np.testing.assert_allclose(low.profiles["x"][1], [0, 1, 2, 3, 4])
     nulls = _runs({(0,): 1.0, (1,): None, (2,): 0.5}, ("x",))
     s = sensitivity(nulls, metric="sharpe")
-    assert s.best_params == {"x": 0} and math.isnan(s.neighbour_median)
+    assert s.best_params == {"x": 0}
+    assert math.isnan(s.neighbour_median)
     assert math.isnan(s.plateau_score)
     with pytest.raises(NotFoundError):
         sensitivity(_runs({(0,): None}, ("x",)), metric="sharpe")
