@@ -72,26 +72,34 @@ def test_entries_stops_and_exits_follow_the_rules(bars: pl.DataFrame) -> None:
     assert entries.height >= 5
     signal_bars = [idx(t) for t in entries["created_time"]]
     assert all(cond.entry[i] for i in signal_bars)
+    close = bars["close"].to_numpy()
     stops = orders.filter(pl.col("type") == "stop")
-    assert stops.height == entries.filter(pl.col("status") == "filled").height
-    for e, s in zip(entries.iter_rows(named=True), stops.iter_rows(named=True), strict=True):
+    filled_entries = entries.filter(pl.col("status") == "filled")
+    exact_count = 0
+    for e in filled_entries.iter_rows(named=True):
         signal = idx(e["created_time"])
-        # placed when the entry filled (works from the next bar), at fill - atr_stop * ATR[signal]
-        assert s["created_time"] == e["done_time"]
-        assert s["stop_price"] == pytest.approx(e["fill_price"] - 1.0 * cond.atr[signal])
-    # user-placed stops are reduce-only orders, which the engine tags "signal"; tell them apart
-    # by the order type
-    filled_stops = stops.filter(pl.col("status") == "filled")
-    assert filled_stops.height >= 1
-    stop_exits = set(filled_stops["done_time"].to_list())
-    closes = orders.filter((pl.col("type") == "market") & pl.col("reduce_only"))
-    assert closes.height >= 1
-    prices = dict(zip(filled_stops["done_time"], filled_stops["fill_price"], strict=True))
-    for t in trades.iter_rows(named=True):
-        if t["exit_time"] in stop_exits:
-            assert t["exit_price"] == pytest.approx(prices[t["exit_time"]], rel=1e-12)
-    for c in closes.iter_rows(named=True):
-        assert cond.cross_down[idx(c["created_time"])]
+        mine = stops.filter(pl.col("order_id") > e["order_id"]).head(2)
+        # 1) attached to the entry, working on the entry bar: fill * (1 - ATR[t] / close[t])
+        attached = mine.row(0, named=True)
+        frac = 1.0 * cond.atr[signal] / close[signal]
+        assert attached["stop_price"] == pytest.approx(e["fill_price"] * (1 - frac))
+        if attached["status"] == "filled":  # stopped out on the entry bar itself
+            assert attached["done_time"] == e["done_time"]
+            continue
+        # 2) replaced when the entry filled by the exact fill - atr_stop * ATR[signal]
+        assert attached["status"] == "canceled"
+        exact = mine.row(1, named=True)
+        assert exact["created_time"] == e["done_time"]
+        assert exact["stop_price"] == pytest.approx(e["fill_price"] - 1.0 * cond.atr[signal])
+        exact_count += 1
+    assert exact_count >= 3
+    reasons = set(trades["exit_reason"].to_list())
+    assert {"stop", "signal"} <= reasons
+    for t in trades.filter(pl.col("exit_reason") == "signal").iter_rows(named=True):
+        assert cond.cross_down[idx(t["exit_time"]) - 1]
+    stop_fills = stops.filter(pl.col("status") == "filled")["fill_price"].to_numpy()
+    for t in trades.filter(pl.col("exit_reason") == "stop").iter_rows(named=True):
+        assert np.isclose(stop_fills, t["exit_price"], rtol=1e-12, atol=0).any()
     # one position at a time: entries never overlap an open trade
     ent = [idx(t) for t in trades["entry_time"]]
     ex = [idx(t) for t in trades["exit_time"]]

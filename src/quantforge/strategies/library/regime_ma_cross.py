@@ -88,12 +88,17 @@ class RegimeMaCrossStrategy(Strategy):
         return "regime_ma_cross"
 
     def on_fill(self, ctx: Context, fill: Fill) -> None:
-        """Place the ATR stop when the entry fills; forget it when the position is closed."""
+        """Move the entry's attached stop to exactly ``fill - atr_stop * ATR[signal]``."""
         if fill.tag == "entry" and fill.position > 0.0:
-            stop = fill.price - self.atr_stop * self.signal_atr
-            if stop > 0.0:
-                self.stop_id = ctx.sell(fill.position, stop=stop, reduce_only=True)
-                self.stops.append((fill.bar, stop))
+            level = fill.price - self.atr_stop * self.signal_atr
+            # the stop attached to the entry was spawned right after its fill: the only working
+            # order newer than the entry (none when it already filled on the entry bar)
+            children = [x for x in ctx.open_orders if x > fill.order_id]
+            if children and level > 0.0:
+                self.stop_id = ctx.replace(children[0], stop=level)
+                self.stops.append((fill.bar, level))
+            elif children:
+                self.stop_id = children[0]
         elif fill.position == 0.0:
             if self.stop_id is not None:
                 ctx.cancel(self.stop_id)
@@ -110,7 +115,13 @@ class RegimeMaCrossStrategy(Strategy):
                 ctx.close_position()
         elif ctx.position == 0.0 and self.entry[i]:
             self.signal_atr = float(self.cond.atr[i])
-            ctx.buy(stop_loss=None)
+            # entry-bar protection: the fill price is unknown now, so attach the stop as the
+            # fraction of the signal close; on_fill moves it to the exact ATR distance
+            fraction = self.atr_stop * self.signal_atr / ctx.close
+            if 0.0 < fraction < 1.0:
+                ctx.buy(stop_loss=fraction)
+            else:
+                ctx.buy(stop_loss=None)
 
 
 class RegimeMaCross(StrategyDefinition):
@@ -128,10 +139,13 @@ class RegimeMaCross(StrategyDefinition):
          (``fast[t] > slow[t]`` and ``fast[t-1] <= slow[t-1]``), not merely above it.
 
       A condition whose indicators are still warming up (NaN) is false.
-    - **Stop**: a reduce-only stop-market sell at ``entry_fill_price - atr_stop * ATR[t]`` (2.5 ×
-      the ATR of the signal bar; entry = the fill price). It is placed when the entry fills and
-      works from the bar after the entry bar: the engine cannot attach a stop at an absolute
-      distance from a fill price it does not know yet, so the entry bar itself is unprotected.
+    - **Stop**: a stop-market sell at ``entry_fill_price - atr_stop * ATR[t]`` (2.5 × the ATR of
+      the signal bar; entry = the fill price) from the bar after the entry bar on. On the entry
+      bar itself the fill price is not known when the order is placed, and the engine can only
+      attach a stop as a fraction of the fill, so the stop there is
+      ``fill * (1 - atr_stop * ATR[t] / close[t])`` — the same distance scaled by
+      ``fill / close[t]`` (the gap between the signal close and the next open). When the entry
+      fills, that attached stop is replaced by the exact one.
     - **Exit**: when long, close at the next open when the fast MA crosses below the slow MA
       (the stop is canceled then).
     - Every constant above is a parameter; one position at a time.
