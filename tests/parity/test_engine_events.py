@@ -37,7 +37,7 @@ class SignalFollower(qf.Strategy):
         self.le, self.lx = le, lx
         self.se = se if se is not None else np.zeros(n, bool)
         self.sx = sx if sx is not None else np.zeros(n, bool)
-        self.pending: list[int] = []
+        self.entries: set[int] = set()
 
     def on_bar(self, ctx: qf.Context) -> None:
         i = ctx.i
@@ -53,12 +53,18 @@ class SignalFollower(qf.Strategy):
         elif pos < 0:
             close = bool(self.sx[i] or go_long)
             go_short = False
+        if not (close or go_long or go_short):
+            return
+        # like the fast path: any action cancels entries still working (partial fills)
+        for oid in ctx.open_orders:
+            if oid in self.entries:
+                ctx.cancel(oid)
         if close:
             ctx.close_position()
         if go_long:
-            ctx.buy()
+            self.entries.add(ctx.buy())
         elif go_short:
-            ctx.sell()
+            self.entries.add(ctx.sell())
 
 
 def _ipc(df: pl.DataFrame) -> bytes:
@@ -143,8 +149,11 @@ def test_long_short_trailing_timeout_parity_on_eth_1h(shared_data: Path) -> None
         ]
     ),
     mmr=st.sampled_from([0.0, 0.3]),
+    participation=st.sampled_from([None, 0.3]),
 )
-def test_event_equals_fast_on_random_bars(seed, n, rule, exits, sizer, risk, mmr) -> None:
+def test_event_equals_fast_on_random_bars(
+    seed, n, rule, exits, sizer, risk, mmr, participation
+) -> None:
     rng = np.random.default_rng(seed)
     close = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
     op = np.r_[100.0, close[:-1]] * (1 + rng.normal(0, 0.004, n))
@@ -167,6 +176,7 @@ def test_event_equals_fast_on_random_bars(seed, n, rule, exits, sizer, risk, mmr
         "exit_rules": exits,
         "same_bar_rule": rule,
         "risk": risk,
+        "volume_participation": participation,
         "instrument": qf.Instrument(
             market="linear_perp", leverage=3.0, lot_size=0.001, maintenance_margin=mmr
         ),

@@ -127,7 +127,8 @@ P_MAX_LEV = 13
 P_MAX_DD = 14
 P_DAILY_LOSS = 15
 P_MMR = 16  # maintenance margin rate (perpetuals); 0 = no liquidation
-N_PARAMS = 17
+P_PART = 17  # max fraction of a bar's volume one order may take; 0 = no cap
+N_PARAMS = 18
 
 # float state layout
 F_CASH = 0
@@ -422,6 +423,18 @@ def fill_nb(orders, active, fills, trades, fs, ist, params, k, i, base, slipped,
     if not (qty > 0.0):
         _reject_nb(o, i, R_ZERO_QTY)
         return False
+    wanted = qty
+    partial = False
+    if params[P_PART] > 0.0 and o.tag != T_LIQUIDATION:
+        cap = floor_qty_nb(params[P_PART] * vol[i], lot)
+        if qty > cap:
+            if not (cap > 0.0) or cap * price < params[P_MIN_NOTIONAL]:
+                # nothing tradable on this bar: the order waits for the next one
+                o.active_bar = i + 1
+                o.arrived = 1
+                return False
+            qty = cap
+            partial = True
     notional = qty * price
     full_close = closing and qty == abs(pos)
     if notional < params[P_MIN_NOTIONAL] and not full_close:
@@ -451,12 +464,22 @@ def fill_nb(orders, active, fills, trades, fs, ist, params, k, i, base, slipped,
         new_pos = 0.0
     fs[F_CASH] = cash - side * notional - fee
     fs[F_POS] = new_pos
-    o.status = FILLED
+    prev_q = o.fill_qty
+    o.fill_price = price if prev_q == 0.0 else (o.fill_price * prev_q + price * qty) / (
+        prev_q + qty)
+    o.fill_qty = prev_q + qty
+    o.fee += fee
     o.fill_bar = i
-    o.fill_price = price
-    o.fill_qty = qty
-    o.fee = fee
     o.liquidity = liq
+    if partial:
+        # the rest keeps working from the next bar, as a quantity
+        o.active_bar = i + 1
+        o.arrived = 1
+        if o.size_mode != S_CLOSE:
+            o.size_mode = S_QTY
+            o.size = wanted - qty
+    else:
+        o.status = FILLED
     # trade book-keeping; a fill through zero closes one trade and opens the next
     opened = False
     if pos == 0.0:
@@ -499,7 +522,7 @@ def fill_nb(orders, active, fills, trades, fs, ist, params, k, i, base, slipped,
     f.tag = o.tag
     f.position = new_pos
     f.cash = fs[F_CASH]
-    if o.oco >= 0:
+    if o.oco >= 0 and not partial:
         _cancel_where_nb(orders, active, ist, i, o.oco, k, R_OCO)
     if opened:
         _spawn_exits_nb(orders, active, ist, params, k, i, price, side, at_open, hi, lo, atr)

@@ -56,6 +56,9 @@ class Backtest:
     risk
         Risk rails (`RiskLimits`): position/notional/leverage caps, max open orders, daily loss
         limit, drawdown kill switch.
+    volume_participation
+        Largest fraction of a bar's volume one order may fill on that bar; the rest keeps working
+        from the next bar (partial fills). None = no cap.
     symbol, calendar, risk_free_rate
         Labels the ledger; ``calendar`` ("crypto" or "equity") annualises the metrics.
     """
@@ -69,6 +72,7 @@ class Backtest:
     same_bar_rule: SameBar = "adverse"
     entry_valid_bars: int = 1
     risk: RiskLimits = field(default_factory=RiskLimits)
+    volume_participation: float | None = None
     symbol: str = ""
     calendar: str = "crypto"
     risk_free_rate: float = 0.0
@@ -76,6 +80,10 @@ class Backtest:
     def __post_init__(self) -> None:
         if not (math.isfinite(self.cash) and self.cash > 0.0):
             msg = f"cash must be a positive amount, got {self.cash!r}"
+            raise ConfigError(msg)
+        vp = self.volume_participation
+        if vp is not None and not (math.isfinite(vp) and 0.0 < vp <= 1.0):
+            msg = f"volume_participation must be in (0, 1] or None, got {vp!r}"
             raise ConfigError(msg)
         if self.entry_valid_bars < 1:
             msg = f"entry_valid_bars must be >= 1, got {self.entry_valid_bars}"
@@ -93,8 +101,9 @@ class Backtest:
     def params(self) -> FloatArray:
         """Return the kernel parameter vector of this configuration."""
         return lower_params(
-            self.fees, self.slippage, self.instrument, self.same_bar_rule, self.risk
-        )
+            self.fees, self.slippage, self.instrument, self.same_bar_rule, self.risk,
+            self.volume_participation,
+        )  # fmt: skip
 
     def market(
         self,
@@ -216,6 +225,7 @@ def backtest(
     same_bar_rule: SameBar = "adverse",
     entry_valid_bars: int = 1,
     risk: RiskLimits | None = None,
+    volume_participation: float | None = None,
     symbol: str = "",
     calendar: str = "crypto",
     risk_free_rate: float = 0.0,
@@ -242,7 +252,7 @@ def backtest(
         open on the position held into it: ``-position * open * rate`` (longs pay a positive
         rate). Booked in cash and in the trade's ``funding``.
     cash, fees, slippage, sizing, exit_rules, instrument, same_bar_rule, entry_valid_bars, risk,
-    symbol, calendar, risk_free_rate
+    volume_participation, symbol, calendar, risk_free_rate
         See `Backtest`.
 
     Returns
@@ -278,6 +288,7 @@ def backtest(
         same_bar_rule=same_bar_rule,
         entry_valid_bars=entry_valid_bars,
         risk=risk if risk is not None else RiskLimits(),
+        volume_participation=volume_participation,
         symbol=symbol,
         calendar=calendar,
         risk_free_rate=risk_free_rate,

@@ -115,6 +115,7 @@ def lower_params(
     instrument: Instrument,
     same_bar_rule: SameBar,
     risk: RiskLimits | None = None,
+    volume_participation: float | None = None,
 ) -> FloatArray:
     """Return the kernel's parameter vector."""
     if same_bar_rule not in _RULES:
@@ -132,6 +133,7 @@ def lower_params(
     params[k.P_LEVERAGE] = instrument.leverage
     params[k.P_MARKET] = instrument.market_code
     params[k.P_MMR] = instrument.maintenance_margin
+    params[k.P_PART] = _or_zero(volume_participation)
     params[k.P_RULE] = _RULES[same_bar_rule]
     if risk is not None:
         params[k.P_MAX_OPEN] = _or_zero(risk.max_open_orders)
