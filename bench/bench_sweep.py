@@ -1,0 +1,231 @@
+"""End-to-end sweep benchmark: the regime strategy over N combinations on a year of BTCUSDT 15m.
+
+Each case runs in a fresh subprocess (so peak RSS is per case) and goes through the whole
+runner: fingerprint, grid, run keys, executor, SQLite store, summary.csv, one JSON per run,
+artifacts for the top 10. Cases: the local pool at several N (time, throughput, peak RSS of the
+parent — memory must stay flat as N grows), Ray vs the local pool at the same N, and a per-run
+profile of where the time goes inside one combination.
+
+Run:
+    .venv/bin/python bench/bench_sweep.py                     # default cases (100, 1000; ray 100)
+    .venv/bin/python bench/bench_sweep.py --n 100 1000 10000 --ray 1000 --strategy regime_ma_cross
+Prints one JSON document, then a table. Real data: /work/shared/data/BTCUSDT-15m.parquet
+(or $QUANTFORGE_SHARED_DATA), the last 35,040 bars (one year).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+SHARED = Path(os.environ.get("QUANTFORGE_SHARED_DATA", "/work/shared/data"))
+BARS = 35_040
+
+# 10 values per swept parameter; N = 10**k sweeps the first k of them (the rest stay default)
+DIMENSIONS: dict[str, list[dict[str, Any]]] = {
+    "regime_ma_cross": [
+        {"fast": {"start": 5, "stop": 50, "step": 5}},
+        {"slow": {"start": 60, "stop": 150, "step": 10}},
+        {"atr_ratio": {"start": 0.5, "stop": 0.95, "step": 0.05}},
+        {"rsi_min": {"start": 40, "stop": 58, "step": 2}},
+    ],
+    "ma_cross": [
+        {"fast": {"start": 5, "stop": 50, "step": 5}},
+        {"slow": {"start": 60, "stop": 150, "step": 10}},
+        {"stop_pct": {"start": 0.005, "stop": 0.05, "step": 0.005}},
+        {"ma_type": ["sma", "ema"]},
+    ],
+}
+
+
+def bars() -> pl.DataFrame:
+    frame = pl.read_parquet(SHARED / "BTCUSDT-15m.parquet").tail(BARS)
+    return frame.with_columns(pl.col("open_time").cast(pl.Datetime("ms", "UTC")))
+
+
+def config(strategy: str, n: int, folder: Path, kind: str) -> Any:
+    from quantforge.experiment.config import parse_experiment
+
+    params: dict[str, Any] = {}
+    size = 1
+    for dim in DIMENSIONS[strategy]:
+        if size >= n:
+            break
+        params.update(dim)
+        values = next(iter(dim.values()))
+        size *= len(values) if isinstance(values, list) else 10
+    if size != n:
+        raise SystemExit(f"n must be a power of 10 up to 10,000 here; got {n}")
+    frame = bars()
+    return parse_experiment(
+        {
+            "name": f"bench-{strategy}-{n}",
+            "data": {
+                "symbols": ["BTCUSDT"],
+                "interval": "15m",
+                "start": frame["open_time"][0].isoformat(),
+                "end": (frame["open_time"][-1]).isoformat(),
+                "catalog": str(folder / "unused-catalog"),
+            },
+            "strategy": {"name": strategy, "params": params},
+            "engine": {
+                "fees": {"maker": 0.001, "taker": 0.001},
+                "slippage": {"model": "fixed_bps", "params": {"bps": 1.0}},
+            },
+            "outputs": {"results_dir": str(folder), "plots_top_n": 0},
+            "executor": {"kind": kind},
+        }
+    ), frame
+
+
+def case(strategy: str, n: int, kind: str, workers: int) -> dict[str, Any]:
+    from quantforge.experiment.runner import build_executor, run_experiment
+    from quantforge.store import ResultStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        cfg, frame = config(strategy, n, folder, kind)
+        frame = frame.filter(pl.col("open_time") < cfg.data.end)
+        executor = build_executor(cfg, workers=workers)
+        t_init = time.perf_counter()
+        if kind == "ray":
+            import ray
+
+            ray.init(num_cpus=workers, include_dashboard=False, configure_logging=False)
+        init_s = time.perf_counter() - t_init
+        try:
+            with ResultStore.open(cfg.store_url()) as store:
+                t0 = time.perf_counter()
+                outcome = run_experiment(
+                    cfg, store=store, executor=executor, bars={"BTCUSDT": frame}
+                )
+                wall = time.perf_counter() - t0
+                durations = store.runs(outcome.experiment_id, order_by="id")["duration_s"]
+        finally:
+            executor.close()
+            if kind == "ray":
+                import ray
+
+                ray.shutdown()
+    worker_s = float(durations.sum())
+    return {
+        "strategy": strategy,
+        "n": n,
+        "executor": kind,
+        "workers": workers,
+        "bars": frame.height,
+        "ok": outcome.ok,
+        "errors": outcome.errors,
+        "wall_s": round(wall, 2),
+        "init_s": round(init_s, 2),
+        "runs_per_s": round(n / wall, 1),
+        "mean_run_ms": round(1000 * worker_s / n, 2),
+        # wall time not explained by the runs themselves (spread over the workers)
+        "overhead_s": round(wall - worker_s / workers, 2),
+        "peak_rss_parent_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_child_mb": round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+        ),
+    }
+
+
+def profile(strategy: str) -> dict[str, Any]:
+    """Split one combination's time: indicators (cold / cached), engine, result building."""
+    from quantforge.experiment.tasks import _arrays, bar_columns, frame_from_columns, simulate
+    from quantforge.indicators.cache import IndicatorCache
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg, frame = config(strategy, 10, Path(tmp), "local")
+    columns = bar_columns(frame)
+    arrays, engine_frame = _arrays(columns), frame_from_columns(columns)
+    backtest = cfg.backtest("BTCUSDT")
+    cache = IndicatorCache()
+    params = {"fast": 20, "slow": 100}
+    simulate(strategy, params, engine_frame, arrays, backtest, cache)  # JIT, cache warm
+    reps = 20
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        simulate(strategy, params, engine_frame, arrays, backtest, cache)
+    cached = (time.perf_counter() - t0) / reps
+    t0 = time.perf_counter()
+    for _ in range(5):
+        simulate(strategy, params, engine_frame, arrays, backtest, IndicatorCache())
+    cold = (time.perf_counter() - t0) / 5
+    return {
+        "strategy": strategy,
+        "bars": frame.height,
+        "run_ms_indicators_cached": round(1000 * cached, 2),
+        "run_ms_indicators_cold": round(1000 * cold, 2),
+        "engine_path": "signals" if _has_signals(strategy) else "events",
+    }
+
+
+def _has_signals(strategy: str) -> bool:
+    from quantforge.strategies.registry import get
+
+    return get(strategy).has_signals
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, nargs="*", default=[100, 1000])
+    parser.add_argument("--ray", type=int, nargs="*", default=[100])
+    parser.add_argument("--strategy", default="regime_ma_cross", choices=sorted(DIMENSIONS))
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--case", nargs=3, metavar=("STRATEGY", "N", "EXECUTOR"))
+    args = parser.parse_args()
+    if args.case:
+        strategy, n, kind = args.case
+        print(json.dumps(case(strategy, int(n), kind, args.workers)))
+        return
+
+    def sub(strategy: str, n: int, kind: str) -> dict[str, Any]:
+        cmd = [sys.executable, __file__, "--case", strategy, str(n), kind]
+        cmd += ["--workers", str(args.workers)]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(done.stderr[-3000:])
+        return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+    results: dict[str, Any] = {"profile": profile(args.strategy), "cases": []}
+    for n in args.n:
+        results["cases"].append(sub(args.strategy, n, "local"))
+    for n in args.ray:
+        local = next((c for c in results["cases"] if c["n"] == n), None)
+        if local is None:
+            local = sub(args.strategy, n, "local")
+            results["cases"].append(local)
+        remote = sub(args.strategy, n, "ray")
+        remote["ray_vs_local"] = round(remote["wall_s"] / local["wall_s"], 2)
+        results["cases"].append(remote)
+    print(json.dumps(results))
+    print()
+    p = results["profile"]
+    print(
+        f"one {p['strategy']} run on {p['bars']} bars ({p['engine_path']} path): "
+        f"{p['run_ms_indicators_cached']} ms with cached indicators, "
+        f"{p['run_ms_indicators_cold']} ms cold"
+    )
+    head = ("executor", "n", "wall_s", "runs_per_s", "mean_run_ms", "overhead_s",
+            "peak_rss_parent_mb", "peak_rss_child_mb", "init_s", "ray_vs_local")  # fmt: skip
+    print(" | ".join(f"{h:>12}" for h in head))
+    for c in results["cases"]:
+        print(" | ".join(f"{c.get(h, '-')!s:>12}" for h in head))
+    ten_k = next((c for c in results["cases"] if c["n"] == 10_000), None)
+    if ten_k is None:
+        rate = max(c["runs_per_s"] for c in results["cases"] if c["executor"] == "local")
+        print(f"10,000 combinations at the measured rate: ~{10_000 / rate:.0f} s (target 30 s)")
+
+
+if __name__ == "__main__":
+    main()
