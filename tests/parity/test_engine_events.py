@@ -185,3 +185,26 @@ def test_event_equals_fast_on_random_bars(
     fast = qf.backtest(bars, entries=le, exits=lx, short_entries=se, short_exits=sx, **cfg)
     event = qf.backtest(bars, SignalFollower(le, lx, se, sx), **cfg)
     assert_identical(fast, event)
+
+
+@pytest.mark.shared_data
+def test_intrabar_refined_parity_on_btc_15m_with_1m(shared_data: Path) -> None:
+    start = pl.datetime(2024, 1, 1, time_zone="UTC")
+    bars = load_bars(shared_data / "BTCUSDT-15m.parquet").filter(pl.col("open_time") >= start)
+    bars = bars.head(8_000)
+    end = bars["open_time"][-1]
+    fine = load_bars(shared_data / "BTCUSDT-1m.parquet").filter(
+        pl.col("open_time").is_between(start, end + pl.duration(minutes=14))
+    )
+    le, lx = cross_signals(bars["close"].to_numpy(), 10, 40)
+    cfg = {
+        "fees": qf.Fees(maker=0.0002, taker=0.0004),
+        "exit_rules": qf.ExitRules(stop_loss=0.004, take_profit=0.004),
+        "intrabar": fine,
+    }
+    fast = qf.backtest(bars, entries=le, exits=lx, **cfg)
+    event = qf.backtest(bars, SignalFollower(le, lx), **cfg)
+    assert_identical(fast, event)
+    # the refinement matters: some same-bar stop/take-profit conflicts resolve the other way
+    adverse = qf.backtest(bars, entries=le, exits=lx, **{**cfg, "intrabar": None})
+    assert not fast.trades.equals(adverse.trades)

@@ -103,7 +103,7 @@ def run_kernel(cfg: RefConfig, op, hi, lo, cl, sig, limit):
             cl,
             np.ones(n),
             np.full(n, np.nan),
-            np.zeros(n, dtype=np.bool_),
+            np.zeros(n, dtype=np.int8),
             np.zeros(n),
             *sig,
             lim,

@@ -109,6 +109,11 @@ SL_SQRT = 4
 # market types
 SPOT = 0
 
+# bar flags (int8 per bar)
+BF_NEW_DAY = 1  # first bar of a UTC day
+BF_LOW_FIRST = 2  # a finer series shows the low came before the high
+BF_HIGH_FIRST = 4  # ... the high before the low
+
 # params (float64 vector) layout
 P_MAKER = 0
 P_TAKER = 1
@@ -650,13 +655,18 @@ def _leg_nb(orders, active, fills, trades, fs, ist, params, i, a, b, hi, lo, vol
 
 
 @njit(cache=True)
-def _fills_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist, params):
+def _fills_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist, params,
+              flags):
     # the open, then the three legs of the intrabar path
     _open_phase_nb(orders, active, fills, trades, fs, ist, params, i, op, hi, lo, vol, atr)
     pos = fs[F_POS]
     rule = int(params[P_RULE])
     o_, h_, l_ = op[i], hi[i], lo[i]
-    if rule == OPEN_DISTANCE or pos == 0.0:
+    if flags[i] & BF_LOW_FIRST:
+        low_first = True
+    elif flags[i] & BF_HIGH_FIRST:
+        low_first = False
+    elif rule == OPEN_DISTANCE or pos == 0.0:
         low_first = not (h_ - o_ < o_ - l_)
     elif rule == ADVERSE:
         low_first = pos > 0.0
@@ -783,7 +793,7 @@ def liquidate_nb(i, op, hi, lo, vol, atr, orders, active, fills, trades, fs, ist
 
 
 @njit(cache=True)
-def risk_nb(i, cl, new_day, orders, active, ist, fs, params):
+def risk_nb(i, cl, flags, orders, active, ist, fs, params):
     """End-of-bar risk rails: the drawdown kill switch and the daily loss limit.
 
     Equity is measured at bar ``i``'s close. Breaching ``max_drawdown`` (from the highest close
@@ -793,7 +803,7 @@ def risk_nb(i, cl, new_day, orders, active, ist, fs, params):
     reduce-only ones are rejected (``halted``).
     """
     eq = fs[F_CASH] + fs[F_POS] * cl[i]
-    if new_day[i]:
+    if flags[i] & BF_NEW_DAY:
         fs[F_DAY_START] = fs[F_PREV_EQ]
         if ist[I_HALT] == 2:
             ist[I_HALT] = 0
@@ -827,7 +837,7 @@ def risk_nb(i, cl, new_day, orders, active, ist, fs, params):
 
 
 @njit(cache=True)
-def advance_nb(start, stop, op, hi, lo, cl, vol, atr, new_day, funding, orders, active, fills,
+def advance_nb(start, stop, op, hi, lo, cl, vol, atr, flags, funding, orders, active, fills,
                trades, fs, ist, params, cash_out, pos_out):
     """Run bars ``start..stop-1`` (the event path's kernel) recording cash and position.
 
@@ -849,7 +859,7 @@ def advance_nb(start, stop, op, hi, lo, cl, vol, atr, new_day, funding, orders, 
         if ist[I_NACT] > 0:
             if not _quiet_nb(i, op, hi, lo, atr, orders, active, ist):
                 _fills_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist,
-                          params)
+                          params, flags)
             _end_of_bar_nb(i, orders, active, ist)
         if mmr and fs[F_POS] != 0.0 and liquidate_nb(i, op, hi, lo, vol, atr, orders, active,
                                                      fills, trades, fs, ist, params):
@@ -857,7 +867,7 @@ def advance_nb(start, stop, op, hi, lo, cl, vol, atr, new_day, funding, orders, 
         if ist[I_TIMEOUT_AT] >= 0 and i >= ist[I_TIMEOUT_AT] and fs[F_POS] != 0.0:
             _timeout_exit_nb(i, orders, active, ist, fs, params)
         if risk:
-            risk_nb(i, cl, new_day, orders, active, ist, fs, params)
+            risk_nb(i, cl, flags, orders, active, ist, fs, params)
         cash_out[i] = fs[F_CASH]
         pos_out[i] = fs[F_POS]
     return stop
@@ -912,7 +922,7 @@ def signal_orders_nb(i, le, lx, se, sx, entry_limit, size_mode, size, sl_pct, tp
 
 
 @njit(cache=True)
-def simulate_signals_nb(start, op, hi, lo, cl, vol, atr, new_day, funding, le, lx, se, sx,
+def simulate_signals_nb(start, op, hi, lo, cl, vol, atr, flags, funding, le, lx, se, sx,
                         entry_limit, size_mode, size, sl_pct, tp_pct, trail_kind, trail_value,
                         timeout_bars, entry_bars, orders, active, fills, trades, fs, ist, params,
                         cash_out, pos_out):
@@ -937,7 +947,7 @@ def simulate_signals_nb(start, op, hi, lo, cl, vol, atr, new_day, funding, le, l
         if ist[I_NACT] > 0:
             if not _quiet_nb(i, op, hi, lo, atr, orders, active, ist):
                 _fills_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist,
-                          params)
+                          params, flags)
             _end_of_bar_nb(i, orders, active, ist)
         if mmr and fs[F_POS] != 0.0 and liquidate_nb(i, op, hi, lo, vol, atr, orders, active,
                                                      fills, trades, fs, ist, params):
@@ -945,7 +955,7 @@ def simulate_signals_nb(start, op, hi, lo, cl, vol, atr, new_day, funding, le, l
         if ist[I_TIMEOUT_AT] >= 0 and i >= ist[I_TIMEOUT_AT] and fs[F_POS] != 0.0:
             _timeout_exit_nb(i, orders, active, ist, fs, params)
         if risk:
-            risk_nb(i, cl, new_day, orders, active, ist, fs, params)
+            risk_nb(i, cl, flags, orders, active, ist, fs, params)
         if le[i] or lx[i] or se[i] or sx[i]:
             signal_orders_nb(i, le, lx, se, sx, entry_limit, size_mode, size, sl_pct, tp_pct,
                              trail_kind, trail_value, timeout_bars, entry_bars, cl, orders,

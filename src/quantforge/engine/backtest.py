@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -110,6 +111,7 @@ class Backtest:
         bars: pl.DataFrame,
         atr_period: int | None = None,
         funding_rate: FloatArray | pl.Series | None = None,
+        intrabar: pl.DataFrame | None = None,
     ) -> MarketArrays:
         """Validate ``bars`` (and the funding series) and return the arrays the kernel reads."""
         funding = None
@@ -119,7 +121,7 @@ class Backtest:
                 raise ConfigError(msg)
             funding = _float_array(funding_rate, bars.height, "funding_rate", 0.0)
         period = atr_period if atr_period is not None else self._atr_period()
-        return market_arrays(bars, period, funding)
+        return market_arrays(bars, period, funding, intrabar)
 
     def run_signals(
         self,
@@ -131,12 +133,13 @@ class Backtest:
         entry_price: FloatArray | pl.Series | None = None,
         size: FloatArray | pl.Series | None = None,
         funding_rate: FloatArray | pl.Series | None = None,
+        intrabar: pl.DataFrame | None = None,
     ) -> BacktestResult:
         """Run the compiled fast path on boolean signal arrays (a signal at t fills from t+1).
 
         See `backtest` for the signal rules.
         """
-        market = self.market(bars, funding_rate=funding_rate)
+        market = self.market(bars, funding_rate=funding_rate, intrabar=intrabar)
         n = market.n
         le, lx, se, sx = (_bool_array(a, n, name) for a, name in (
             (entries, "entries"), (exits, "exits"),
@@ -152,7 +155,7 @@ class Backtest:
         while start < n:
             start = k.simulate_signals_nb(
                 start, market.open, market.high, market.low, market.close, market.volume,
-                market.atr, market.new_day, market.funding, le, lx, se, sx, limit, size_mode,
+                market.atr, market.flags, market.funding, le, lx, se, sx, limit, size_mode,
                 sizes, sl_pct, tp_pct, trail_kind, trail_value, timeout, self.entry_valid_bars,
                 state.orders, state.active, state.fills, state.trades, state.fs, state.ist,
                 params, state.cash_out, state.pos_out,
@@ -169,11 +172,12 @@ class Backtest:
         bars: pl.DataFrame,
         strategy: Strategy,
         funding_rate: FloatArray | pl.Series | None = None,
+        intrabar: pl.DataFrame | None = None,
     ) -> BacktestResult:
         """Run the event-driven path: ``strategy.on_bar`` / ``on_fill`` callbacks."""
         from quantforge.engine.events import run_events
 
-        market = self.market(bars, getattr(strategy, "atr_period", None), funding_rate)
+        market = self.market(bars, getattr(strategy, "atr_period", None), funding_rate, intrabar)
         state = SimState(market.n, self.cash)
         run_events(self, market, state, strategy)
         return build_result(
@@ -216,6 +220,7 @@ def backtest(
     entry_price: FloatArray | pl.Series | None = None,
     size: FloatArray | pl.Series | None = None,
     funding_rate: FloatArray | pl.Series | None = None,
+    intrabar: pl.DataFrame | None = None,
     cash: float = 100_000.0,
     fees: Fees | None = None,
     slippage: SlippageModel | None = None,
@@ -251,6 +256,10 @@ def backtest(
         Perpetuals: funding rate per bar (0 or NaN = no funding at that bar), paid at the bar's
         open on the position held into it: ``-position * open * rate`` (longs pay a positive
         rate). Booked in cash and in the trade's ``funding``.
+    intrabar
+        Finer bars of the same market (e.g. 1m under 1h bars). For each bar, the finer series
+        tells whether its low or its high came first; that order replaces the same-bar rule
+        wherever it is known (the rule still decides when one finer bar holds both extremes).
     cash, fees, slippage, sizing, exit_rules, instrument, same_bar_rule, entry_valid_bars, risk,
     volume_participation, symbol, calendar, risk_free_rate
         See `Backtest`.
@@ -298,13 +307,51 @@ def backtest(
         if has_signals or entry_price is not None or size is not None:
             msg = "pass either a strategy or signal arrays (entries/exits/...), not both"
             raise ConfigError(msg)
-        return config.run_strategy(bars, strategy, funding_rate)
+        return config.run_strategy(bars, strategy, funding_rate, intrabar)
     if not has_signals:
         msg = "nothing to simulate: pass a Strategy or at least one of entries/short_entries"
         raise ConfigError(msg)
     return config.run_signals(
-        bars, entries, exits, short_entries, short_exits, entry_price, size, funding_rate
+        bars, entries, exits, short_entries, short_exits, entry_price, size, funding_rate, intrabar
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SameBarBounds:
+    """The same backtest under the adverse and the favorable same-bar rule.
+
+    Where one bar reaches several orders and the order of its extremes is unknown, the truth lies
+    between these two runs: ``worst`` visits the adverse extreme first, ``best`` the favorable one.
+    """
+
+    worst: BacktestResult
+    best: BacktestResult
+
+
+def same_bar_bounds(
+    bars: pl.DataFrame,
+    strategy_factory: Callable[[], Strategy] | None = None,
+    **kwargs: Any,
+) -> SameBarBounds:
+    """Run `backtest` twice, with ``same_bar_rule`` "adverse" and "favorable".
+
+    Parameters
+    ----------
+    bars
+        As for `backtest`.
+    strategy_factory
+        Builds a fresh strategy for each run (strategies keep state); None for the fast path.
+    **kwargs
+        Every other `backtest` argument except ``same_bar_rule``.
+    """
+    if "same_bar_rule" in kwargs:
+        msg = "same_bar_bounds sets same_bar_rule itself; drop it from the arguments"
+        raise ConfigError(msg)
+    runs = []
+    for rule in ("adverse", "favorable"):
+        strategy = strategy_factory() if strategy_factory is not None else None
+        runs.append(backtest(bars, strategy, same_bar_rule=rule, **kwargs))
+    return SameBarBounds(worst=runs[0], best=runs[1])
 
 
 def warmup() -> None:

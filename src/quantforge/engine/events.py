@@ -342,7 +342,7 @@ def _advance(state: SimState, market: MarketArrays, params: FloatArray, start: i
              atr: FloatArray) -> int:  # fmt: skip
     while start < stop:
         start = int(
-            k.advance_nb(start, stop, op, hi, lo, cl, vol, atr, market.new_day, market.funding,
+            k.advance_nb(start, stop, op, hi, lo, cl, vol, atr, market.flags, market.funding,
                          state.orders,
                          state.active, state.fills, state.trades, state.fs, state.ist, params,
                          state.cash_out, state.pos_out)

@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
-from quantforge._typing import BoolArray, FloatArray, IntArray
+from quantforge._typing import FloatArray, IntArray
 from quantforge.data.schema import BAR_TIME, BAR_TIME_DTYPE, REQUIRED_BAR_COLUMNS
 from quantforge.engine import _kernel as k
 from quantforge.engine.costs import Fees, SlippageModel
 from quantforge.engine.instrument import Instrument
+from quantforge.engine.intrabar import extreme_order
 from quantforge.engine.records import FILL_DTYPE, ORDER_DTYPE, TRADE_DTYPE, SameBarRule
 from quantforge.engine.risk import RiskLimits
 from quantforge.errors import ConfigError, DataValidationError
@@ -42,7 +44,7 @@ class MarketArrays:
     close: FloatArray
     volume: FloatArray
     atr: FloatArray
-    new_day: BoolArray  # True on the first bar of each UTC day (and on bar 0)
+    flags: npt.NDArray[np.int8]  # BF_* bits: new UTC day, intrabar extreme order
     funding: FloatArray  # funding rate paid at each bar's open (0 = none)
 
     @property
@@ -52,7 +54,10 @@ class MarketArrays:
 
 
 def market_arrays(
-    bars: pl.DataFrame, atr_period: int | None, funding_rate: FloatArray | None = None
+    bars: pl.DataFrame,
+    atr_period: int | None,
+    funding_rate: FloatArray | None = None,
+    intrabar: pl.DataFrame | None = None,
 ) -> MarketArrays:
     """Validate ``bars`` and return its columns as arrays.
 
@@ -96,8 +101,11 @@ def market_arrays(
         k.atr_nb(hi, lo, cl, atr_period) if atr_period is not None else np.full(op.shape[0], np.nan)
     )
     day = time_ms // 86_400_000
-    new_day = np.ones(time_ms.shape[0], dtype=np.bool_)
-    new_day[1:] = day[1:] != day[:-1]
+    flags = np.zeros(time_ms.shape[0], dtype=np.int8)
+    flags[0] = k.BF_NEW_DAY
+    flags[1:] = np.where(day[1:] != day[:-1], k.BF_NEW_DAY, 0)
+    if intrabar is not None:
+        flags |= extreme_order(time_ms, intrabar)
     funding = np.zeros(op.shape[0])
     if funding_rate is not None:
         if funding_rate.shape != op.shape:
@@ -106,7 +114,7 @@ def market_arrays(
             )
             raise DataValidationError(msg)
         funding = np.ascontiguousarray(np.nan_to_num(funding_rate, nan=0.0), dtype=np.float64)
-    return MarketArrays(time_ms, op, hi, lo, cl, vol, atr, new_day, funding)
+    return MarketArrays(time_ms, op, hi, lo, cl, vol, atr, flags, funding)
 
 
 def lower_params(
