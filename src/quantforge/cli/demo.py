@@ -251,7 +251,7 @@ def demo(
         )
     with open_store(config.store_url(), out) as store:
         outcome = execute(config, store=store, workers=workers, catalog=where, bars=bars, tag=tag)
-        print_outcome(outcome, store, config.ranking.top_n)
+        print_outcome(outcome, store, config)
     console.print(f"data: {source}")
     console.print(f"store: {config.store_url()}")
     if tag:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
@@ -100,14 +101,33 @@ def execute(
         executor.close()
 
 
-def print_outcome(outcome: ExperimentOutcome, store: ResultStore, top_n: int) -> None:
-    """Print the top runs and where the outputs went."""
+def _swept_only(frame: pl.DataFrame, config: ExperimentConfig) -> pl.DataFrame:
+    # show the parameters the grid varies; the fixed ones (defaults) only make the table wide
+    swept = {
+        name
+        for spec in config.all_strategies
+        for name, dimension in spec.space.dimensions.items()
+        if len(dimension.values()) > 1
+    }
+    if not swept or "params" not in frame.columns:
+        return frame
+    texts = [
+        json.dumps({k: v for k, v in json.loads(text).items() if k in swept})
+        for text in frame["params"].to_list()
+    ]
+    return frame.with_columns(pl.Series("params", texts, dtype=pl.String))
+
+
+def print_outcome(outcome: ExperimentOutcome, store: ResultStore, config: ExperimentConfig) -> None:
+    """Print the top runs (swept parameters only) and where the outputs went."""
+    top_n = config.ranking.top_n
     frame = store.runs(
         outcome.experiment_id,
         order_by=outcome.metric,
         descending=outcome.descending,
         limit=top_n,
     )
+    frame = _swept_only(frame, config)
     title = f"top {top_n} of {escape(outcome.name)} by {outcome.metric}"
     try:
         from quantforge.report.tearsheet import top_runs_table
@@ -185,7 +205,7 @@ def run(
                 "to compute only what is missing"
             )
             raise typer.Exit(130) from None
-        print_outcome(outcome, db, config.ranking.top_n)
+        print_outcome(outcome, db, config)
     console.print(f"store: {url}")
 
 
