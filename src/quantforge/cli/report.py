@@ -112,8 +112,8 @@ def report(
         str | None,
         typer.Option(
             "--catalog",
-            envvar="QUANTFORGE_CATALOG",
-            help="Catalog holding the bars (price chart); default: the experiment's.",
+            help="Catalog holding the bars (price chart); default: the experiment's "
+            "data.catalog, else $QUANTFORGE_CATALOG.",
         ),
     ] = None,
     aggregate: Annotated[
@@ -131,6 +131,7 @@ def report(
         if compare_kind == "experiment":
             raise ConfigError("--compare takes a run id (run:12), not an experiment")
     url = store_url or _default_store()
+    default_catalog = Settings().catalog
     with ResultStore.open(url) as store:
         if kind is None:
             kind = "experiment" if _exists(store, "experiment", number) else "run"
@@ -148,7 +149,13 @@ def report(
             console.print(tearsheet(run_view_from_store(store, number, load_bars=False)))
         else:
             files = write_experiment_report(
-                store, number, out, top_n=top, catalog=catalog, aggregate=aggregate
+                store,
+                number,
+                out,
+                top_n=top,
+                catalog=catalog,
+                default_catalog=default_catalog,
+                aggregate=aggregate,
             )
             config = dict(store.get_experiment(number).get("config") or {})
             rank = ranking_of(config)

@@ -73,6 +73,7 @@ def write_run_report(
     out_dir: str | Path,
     *,
     catalog: str | None = None,
+    default_catalog: str | None = None,
     compare_with: int | None = None,
 ) -> ReportFiles:
     """Write one stored run's HTML tear sheet and PNGs into ``out_dir/run-<id>/``.
@@ -87,6 +88,8 @@ def write_run_report(
         Parent folder of the report folder.
     catalog
         Catalog location for the price chart (default: the experiment's ``data.catalog``).
+    default_catalog
+        Catalog used when the experiment names none.
     compare_with
         Another run id: also write ``compare-<run_id>-vs-<other>.html`` (this run is A).
 
@@ -99,7 +102,7 @@ def write_run_report(
     NotFoundError
         Unknown run, or a run without an equity artifact.
     """
-    view = run_view_from_store(store, run_id, catalog=catalog)
+    view = run_view_from_store(store, run_id, catalog=catalog, default_catalog=default_catalog)
     folder = Path(out_dir) / f"run-{run_id}"
     main = write_tearsheet_html(view, folder / "tearsheet.html")
     pages = [main]
@@ -128,6 +131,7 @@ def write_experiment_report(
     top_n: int | None = None,
     ranking: Ranking | None = None,
     catalog: str | None = None,
+    default_catalog: str | None = None,
     aggregate: str = "max",
 ) -> ReportFiles:
     """Write an experiment's sweep report, its best run's tear sheet and the top runs' PNGs.
@@ -151,7 +155,9 @@ def write_experiment_report(
     ranking
         Ranking metric and direction (default: the experiment's ``ranking`` section).
     catalog
-        Catalog location for the price chart.
+        Catalog location for the price chart (default: the experiment's ``data.catalog``).
+    default_catalog
+        Catalog used when the experiment names none.
     aggregate
         How the heatmaps combine the parameters not on their axes (max, median, min, mean).
 
@@ -192,7 +198,7 @@ def write_experiment_report(
     )
     pages = [sweep]
     best_id = top_ids[0]
-    best = _view_or_none(store, best_id, catalog=catalog)
+    best = _view_or_none(store, best_id, catalog=catalog, default_catalog=default_catalog)
     if best is not None:
         pages.append(write_tearsheet_html(best, folder / f"run-{best_id}.html"))
     strategies = strategies_of(runs.sort("id"))  # config order: the baseline first

@@ -179,7 +179,11 @@ def run_view_from_result(
 
 
 def load_bars_for_run(
-    config: Mapping[str, Any], symbol: str | None, *, catalog: str | None = None
+    config: Mapping[str, Any],
+    symbol: str | None,
+    *,
+    catalog: str | None = None,
+    default_catalog: str | None = None,
 ) -> pl.DataFrame | None:
     """Read the bars an experiment ran on from its catalog, or return None if they are not there.
 
@@ -195,13 +199,16 @@ def load_bars_for_run(
         The run's symbol (default: the first of ``data.symbols``).
     catalog
         Catalog location overriding ``data.catalog`` (e.g. the CLI's ``--catalog``).
+    default_catalog
+        Catalog used when the config names none (the settings' catalog, as the experiment
+        runner does).
     """
     from quantforge.data.catalog import Catalog
 
     data = config.get("data")
     if not isinstance(data, Mapping):
         return None
-    root = catalog or data.get("catalog")
+    root = catalog or data.get("catalog") or default_catalog
     symbols = data.get("symbols") or []
     sym = symbol or (symbols[0] if symbols else None)
     interval = data.get("interval")
@@ -227,6 +234,7 @@ def run_view_from_store(
     *,
     bars: pl.DataFrame | None = None,
     catalog: str | None = None,
+    default_catalog: str | None = None,
     load_bars: bool = True,
     calendar: str = "crypto",
 ) -> RunView:
@@ -242,6 +250,8 @@ def run_view_from_store(
         Bars to draw; default: read them from the experiment's catalog when ``load_bars``.
     catalog
         Catalog location overriding the experiment's ``data.catalog``.
+    default_catalog
+        Catalog used when the experiment names none.
     load_bars
         Try the catalog when ``bars`` is None.
     calendar
@@ -266,7 +276,9 @@ def run_view_from_store(
     experiment = store.get_experiment(run.experiment_id)
     config = dict(experiment.get("config") or {})
     if bars is None and load_bars:
-        bars = load_bars_for_run(config, run.symbol, catalog=catalog)
+        bars = load_bars_for_run(
+            config, run.symbol, catalog=catalog, default_catalog=default_catalog
+        )
     fingerprint = {
         "run id": str(run.id),
         "run key": run.run_key,

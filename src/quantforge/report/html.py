@@ -416,7 +416,8 @@ def _price_figure(run: RunView, max_candles: int) -> tuple[go.Figure, str]:
         pnl = trades["pnl"].cast(pl.Float64).to_numpy()
         side = trades["side"].to_list() if "side" in trades.columns else ["long"] * trades.height
         hover = [f"{s} trade, PnL {p:,.2f}" for s, p in zip(side, pnl, strict=True)]
-        colour = {"color": pnl, "colorscale": "RdYlGn", "cmid": 0.0, "showscale": False}
+        # green for a winning trade, red for a losing one (both its entry and its exit)
+        colour = {"color": np.where(pnl > 0, _GREEN, np.where(pnl < 0, _RED, _GREY)).tolist()}
         fig.add_trace(
             go.Scatter(
                 x=_dates(_to_ms(trades["entry_time"])),
@@ -451,7 +452,7 @@ def _price_figure(run: RunView, max_candles: int) -> tuple[go.Figure, str]:
         )
     fig.update_layout(
         title={
-            "text": "Price with entries (▲ long, ▼ short) and exits (×), coloured by PnL",
+            "text": "Price with entries (▲ long, ▼ short) and exits (×): green won, red lost",
             "x": 0,
         },
         xaxis_rangeslider_visible=False,
@@ -860,6 +861,8 @@ def write_sweep_html(
     ConfigError
         Unknown metric or parameter, or an empty runs table.
     """
+    if aggregate not in ("max", "median", "min", "mean"):
+        raise ConfigError(f"aggregate must be max, median, min or mean; got {aggregate!r}")
     if runs.height == 0:
         raise ConfigError(f"sweep report {title!r}: there are no successful runs to show")
     if metric not in runs.columns:
