@@ -26,6 +26,7 @@ import polars as pl
 
 import quantforge as qf
 from quantforge.engine import _kernel as k
+from quantforge.engine import _kernel_loops as loops
 from quantforge.engine.backtest import warmup
 from quantforge.engine.state import SimState
 
@@ -73,7 +74,7 @@ def kernel_once(cfg: qf.Backtest, market, le, lx) -> tuple[float, SimState]:  # 
     t0 = time.perf_counter()
     start = 0
     while start < n:
-        start = k.simulate_signals_nb(
+        start = loops.simulate_signals_nb(
             start, market.open, market.high, market.low, market.close, market.volume, market.atr,
             market.flags, market.funding, le, lx, z, z, lim, mode, size, sl, tp, tk, tv, to, 1,
             state.orders, state.active, state.fills, state.trades, state.fs, state.ist, params,

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from quantforge.engine import _kernel as k
+from quantforge.engine import _kernel_loops as loops
 from quantforge.engine.costs import Fees, FixedBps, NoSlippage
 from quantforge.engine.exits import ExitRules, TrailingStop
 from quantforge.engine.instrument import Instrument
@@ -95,7 +96,7 @@ def run_kernel(cfg: RefConfig, op, hi, lo, cl, sig, limit):
     lim = limit if limit is not None else np.full(n, np.nan)
     start = 0
     while start < n:
-        start = k.simulate_signals_nb(
+        start = loops.simulate_signals_nb(
             start,
             op,
             hi,

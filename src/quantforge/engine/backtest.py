@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from quantforge._typing import BoolArray, FloatArray
-from quantforge.engine import _kernel as k
+from quantforge.engine import _kernel_loops as loops
 from quantforge.engine.costs import Fees, NoSlippage, SlippageModel
 from quantforge.engine.exits import ExitRules
 from quantforge.engine.instrument import Instrument
@@ -153,7 +153,7 @@ class Backtest:
         params = self.params()
         start = 0
         while start < n:
-            start = k.simulate_signals_nb(
+            start = loops.simulate_signals_nb(
                 start, market.open, market.high, market.low, market.close, market.volume,
                 market.atr, market.flags, market.funding, le, lx, se, sx, limit, size_mode,
                 sizes, sl_pct, tp_pct, trail_kind, trail_value, timeout, self.entry_valid_bars,

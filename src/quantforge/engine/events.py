@@ -18,6 +18,7 @@ import numpy as np
 
 from quantforge._typing import FloatArray
 from quantforge.engine import _kernel as k
+from quantforge.engine import _kernel_loops as loops
 from quantforge.engine.exits import TrailingStop
 from quantforge.engine.records import ExitReason, OrderType, SizeMode, TimeInForce, TrailKind
 from quantforge.errors import ConfigError, StrategyError
@@ -342,7 +343,7 @@ def _advance(state: SimState, market: MarketArrays, params: FloatArray, start: i
              atr: FloatArray) -> int:  # fmt: skip
     while start < stop:
         start = int(
-            k.advance_nb(start, stop, op, hi, lo, cl, vol, atr, market.flags, market.funding,
+            loops.advance_nb(start, stop, op, hi, lo, cl, vol, atr, market.flags, market.funding,
                          state.orders,
                          state.active, state.fills, state.trades, state.fs, state.ist, params,
                          state.cash_out, state.pos_out)

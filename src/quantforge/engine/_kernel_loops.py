@@ -1,0 +1,263 @@
+"""Compiled bar loops over `engine._kernel`: the fast path and the event path's driver.
+
+Also the bar-close checks that need the whole account: liquidation and the risk rails. See
+`engine._kernel` for the state layout and the per-bar semantics.
+"""
+
+# mypy: allow-untyped-defs, allow-untyped-calls, allow-untyped-decorators
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from quantforge.engine._kernel import (
+    ACTIVE,
+    BF_NEW_DAY,
+    CANCELED,
+    F_CASH,
+    F_DAY_START,
+    F_FUNDING,
+    F_PEAK,
+    F_POS,
+    F_PREV_EQ,
+    GTB,
+    GTC,
+    HEADROOM,
+    I_HALT,
+    I_NACT,
+    I_NFILL,
+    I_NORD,
+    I_NTRADE,
+    I_TIMEOUT_AT,
+    LIMIT,
+    MARKET,
+    P_DAILY_LOSS,
+    P_MAX_DD,
+    P_MMR,
+    R_HALTED,
+    R_USER,
+    S_CLOSE,
+    T_ENTRY,
+    T_HALT,
+    T_LIQUIDATION,
+    T_SIGNAL,
+    TAKER,
+    TR_NONE,
+    _end_of_bar_nb,
+    _fills_nb,
+    _quiet_nb,
+    _timeout_exit_nb,
+    fill_nb,
+    submit_nb,
+)
+
+# fmt: off
+# (kernel call sites pass many positional arrays; one argument per line would triple the file)
+
+
+@njit(cache=True)
+def liquidate_nb(i, op, hi, lo, vol, atr, orders, active, fills, trades, fs, ist, params):
+    """Liquidate the position if bar ``i`` reached its liquidation price; return True if so.
+
+    The liquidation price is where equity falls to the maintenance margin
+    (``mmr * |position| * price``). Checked after the bar's fills against the bar's adverse
+    extreme; the position is closed at that price (at the open when the open was already past
+    it) as a taker fill with exit reason ``liquidation``.
+    """
+    pos = fs[F_POS]
+    cash = fs[F_CASH]
+    mmr = params[P_MMR]
+    if pos > 0.0:
+        p_liq = -cash / (pos * (1.0 - mmr))
+        if not (lo[i] <= p_liq):
+            return False
+        price = min(op[i], p_liq)
+    else:
+        p_liq = cash / (-pos * (1.0 + mmr))
+        if not (hi[i] >= p_liq):
+            return False
+        price = max(op[i], p_liq)
+    nan = np.nan
+    k = submit_nb(orders, active, ist, params, i, i, MARKET, -1 if pos > 0.0 else 1, S_CLOSE,
+                  0.0, nan, nan, GTC, 0, T_LIQUIDATION, 1, nan, nan, nan, nan, TR_NONE, nan, nan,
+                  0, -1)
+    fill_nb(orders, active, fills, trades, fs, ist, params, k, i, price, False, TAKER, False,
+            hi, lo, vol, atr)
+    return True
+
+
+@njit(cache=True)
+def risk_nb(i, cl, flags, orders, active, ist, fs, params):
+    """End-of-bar risk rails: the drawdown kill switch and the daily loss limit.
+
+    Equity is measured at bar ``i``'s close. Breaching ``max_drawdown`` (from the highest close
+    equity) halts for good; breaching ``daily_loss_limit`` (from the previous UTC day's last close)
+    halts until the first bar of the next day closes. A halt cancels every working order and
+    flattens at the next open (exit reason ``halt``); while halted, new orders other than
+    reduce-only ones are rejected (``halted``).
+    """
+    eq = fs[F_CASH] + fs[F_POS] * cl[i]
+    if flags[i] & BF_NEW_DAY:
+        fs[F_DAY_START] = fs[F_PREV_EQ]
+        if ist[I_HALT] == 2:
+            ist[I_HALT] = 0
+    fs[F_PREV_EQ] = eq
+    if eq > fs[F_PEAK]:
+        fs[F_PEAK] = eq
+    if ist[I_HALT] == 1:
+        return
+    kill = params[P_MAX_DD] > 0.0 and eq < fs[F_PEAK] * (1.0 - params[P_MAX_DD])
+    day = (params[P_DAILY_LOSS] > 0.0 and ist[I_HALT] == 0
+           and eq < fs[F_DAY_START] * (1.0 - params[P_DAILY_LOSS]))
+    if not (kill or day):
+        return
+    was = ist[I_HALT]
+    ist[I_HALT] = 1 if kill else 2
+    if was != 0:
+        return  # already flattened by the daily halt
+    for j in range(ist[I_NACT]):
+        o = orders[active[j]]
+        if o.status == ACTIVE:
+            o.status = CANCELED
+            o.reason = R_HALTED
+            o.fill_bar = i
+    ist[I_NACT] = 0
+    ist[I_TIMEOUT_AT] = -1
+    if fs[F_POS] != 0.0:
+        nan = np.nan
+        submit_nb(orders, active, ist, params, i, i + 1, MARKET, -1 if fs[F_POS] > 0.0 else 1,
+                  S_CLOSE, 0.0, nan, nan, GTC, 0, T_HALT, 1, nan, nan, nan, nan, TR_NONE, nan,
+                  nan, 0, -1)
+
+
+@njit(cache=True)
+def advance_nb(start, stop, op, hi, lo, cl, vol, atr, flags, funding, orders, active, fills,
+               trades, fs, ist, params, cash_out, pos_out):
+    """Run bars ``start..stop-1`` (the event path's kernel) recording cash and position.
+
+    Return the first bar not processed: ``stop``, or earlier when a record array is nearly full
+    (the caller grows the arrays and calls again from there).
+    """
+    risk = params[P_MAX_DD] > 0.0 or params[P_DAILY_LOSS] > 0.0
+    mmr = params[P_MMR] > 0.0
+    for i in range(start, stop):
+        if (ist[I_NORD] + HEADROOM > orders.shape[0] or ist[I_NFILL] + HEADROOM > fills.shape[0]
+                or ist[I_NTRADE] + HEADROOM > trades.shape[0]):
+            return i
+        # the per-bar step, written out in both loops: a call per bar passing a dozen arrays
+        # costs more than a quiet bar. Funding is paid on the position held into the bar's open.
+        if funding[i] != 0.0 and fs[F_POS] != 0.0:
+            pay = -fs[F_POS] * op[i] * funding[i]
+            fs[F_CASH] += pay
+            fs[F_FUNDING] += pay
+        if ist[I_NACT] > 0:
+            if not _quiet_nb(i, op, hi, lo, atr, orders, active, ist):
+                _fills_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist,
+                          params, flags)
+            _end_of_bar_nb(i, orders, active, ist)
+        if mmr and fs[F_POS] != 0.0 and liquidate_nb(i, op, hi, lo, vol, atr, orders, active,
+                                                     fills, trades, fs, ist, params):
+            _end_of_bar_nb(i, orders, active, ist)
+        if ist[I_TIMEOUT_AT] >= 0 and i >= ist[I_TIMEOUT_AT] and fs[F_POS] != 0.0:
+            _timeout_exit_nb(i, orders, active, ist, fs, params)
+        if risk:
+            risk_nb(i, cl, flags, orders, active, ist, fs, params)
+        cash_out[i] = fs[F_CASH]
+        pos_out[i] = fs[F_POS]
+    return stop
+
+
+@njit(cache=True)
+def signal_orders_nb(i, le, lx, se, sx, entry_limit, size_mode, size, sl_pct, tp_pct,
+                     trail_kind, trail_value, timeout_bars, entry_bars, cl,
+                     orders, active, ist, fs, params):
+    """Turn bar ``i``'s signals into orders (filling from bar i+1).
+
+    Rules: an entry and an exit of the same direction on one bar cancel out; long and short
+    entries together cancel out; an opposite entry closes the position and reverses; pending
+    (unfilled limit) entries are canceled by any new signal; no pyramiding.
+    """
+    go_long = le[i] and not lx[i]
+    go_short = se[i] and not sx[i]
+    if go_long and go_short:
+        go_long = False
+        go_short = False
+    pos = fs[F_POS]
+    close = False
+    if pos > 0.0:
+        close = lx[i] or go_short
+        go_long = False
+        go_short = go_short and close
+    elif pos < 0.0:
+        close = sx[i] or go_long
+        go_short = False
+        go_long = go_long and close
+    if not (close or go_long or go_short):
+        return
+    for j in range(ist[I_NACT]):
+        o = orders[active[j]]
+        if o.status == ACTIVE and o.reduce_only == 0 and o.tag == T_ENTRY:
+            o.status = CANCELED
+            o.reason = R_USER
+            o.fill_bar = i
+    nan = np.nan
+    if close:
+        submit_nb(orders, active, ist, params, i, i + 1, MARKET, -1 if pos > 0.0 else 1, S_CLOSE,
+                  0.0, nan, nan, GTC, 0, T_SIGNAL, 1, nan, nan, nan, nan, TR_NONE, nan, nan, 0,
+                  -1)
+    if go_long or go_short:
+        side = 1 if go_long else -1
+        lim = entry_limit[i]
+        kind = LIMIT if np.isfinite(lim) else MARKET
+        tif = GTB if kind == LIMIT else GTC
+        submit_nb(orders, active, ist, params, i, i + 1, kind, side, size_mode, size[i], lim,
+                  nan, tif, entry_bars, T_ENTRY, 0, sl_pct, tp_pct, nan, nan, trail_kind,
+                  trail_value, cl[i], timeout_bars, -1)
+
+
+@njit(cache=True)
+def simulate_signals_nb(start, op, hi, lo, cl, vol, atr, flags, funding, le, lx, se, sx,
+                        entry_limit, size_mode, size, sl_pct, tp_pct, trail_kind, trail_value,
+                        timeout_bars, entry_bars, orders, active, fills, trades, fs, ist, params,
+                        cash_out, pos_out):
+    """Fast path: run the whole bar loop from ``start`` with signal arrays and declarative exits.
+
+    Return the first bar not processed (``len(op)`` when done; earlier when the record arrays
+    need to grow — the caller grows them and resumes from the returned bar).
+    """
+    n = op.shape[0]
+    risk = params[P_MAX_DD] > 0.0 or params[P_DAILY_LOSS] > 0.0
+    mmr = params[P_MMR] > 0.0
+    for i in range(start, n):
+        if (ist[I_NORD] + HEADROOM > orders.shape[0] or ist[I_NFILL] + HEADROOM > fills.shape[0]
+                or ist[I_NTRADE] + HEADROOM > trades.shape[0]):
+            return i
+        # the per-bar step, written out in both loops: a call per bar passing a dozen arrays
+        # costs more than a quiet bar. Funding is paid on the position held into the bar's open.
+        if funding[i] != 0.0 and fs[F_POS] != 0.0:
+            pay = -fs[F_POS] * op[i] * funding[i]
+            fs[F_CASH] += pay
+            fs[F_FUNDING] += pay
+        if ist[I_NACT] > 0:
+            if not _quiet_nb(i, op, hi, lo, atr, orders, active, ist):
+                _fills_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist,
+                          params, flags)
+            _end_of_bar_nb(i, orders, active, ist)
+        if mmr and fs[F_POS] != 0.0 and liquidate_nb(i, op, hi, lo, vol, atr, orders, active,
+                                                     fills, trades, fs, ist, params):
+            _end_of_bar_nb(i, orders, active, ist)
+        if ist[I_TIMEOUT_AT] >= 0 and i >= ist[I_TIMEOUT_AT] and fs[F_POS] != 0.0:
+            _timeout_exit_nb(i, orders, active, ist, fs, params)
+        if risk:
+            risk_nb(i, cl, flags, orders, active, ist, fs, params)
+        if le[i] or lx[i] or se[i] or sx[i]:
+            signal_orders_nb(i, le, lx, se, sx, entry_limit, size_mode, size, sl_pct, tp_pct,
+                             trail_kind, trail_value, timeout_bars, entry_bars, cl, orders,
+                             active, ist, fs, params)
+        cash_out[i] = fs[F_CASH]
+        pos_out[i] = fs[F_POS]
+    return n
+
+
+# fmt: on
