@@ -87,3 +87,30 @@ def test_main_prints_message_and_exits_1(store_url: str, tmp_path: Path) -> None
     )
     assert proc.returncode == 1, proc.stderr
     assert "no run with id 555" in proc.stderr
+
+
+def test_heatmap_pair_option(store_url: str, tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["report", "exp:1", "--store", store_url, "--out", str(tmp_path)]
+    result = runner.invoke(app, [*args, "--heatmap", "slow:fast", "--aggregate", "median"])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "experiment-1" / "sweep.html").read_text("utf-8")
+    assert "Sharpe: fast \\u00d7 slow (every run)" in page  # JSON-escaped in the figure
+    bad = runner.invoke(app, [*args, "--heatmap", "fast:nope"])
+    assert isinstance(bad.exception, ConfigError)
+    assert "'nope' is not a parameter" in str(bad.exception)
+    worse = runner.invoke(app, [*args, "--aggregate", "mode"])
+    assert isinstance(worse.exception, ConfigError)
+
+
+def test_fix_values_are_json_or_text() -> None:
+    from quantforge.cli.report import _fixed, _pair
+
+    assert _fixed("atr=14") == ("atr", 14)
+    assert _fixed("ratio=0.5") == ("ratio", 0.5)
+    assert _fixed("mode=fast") == ("mode", "fast")
+    assert _pair("fast:slow") == ("fast", "slow")
+    with pytest.raises(ConfigError):
+        _fixed("atr")
+    with pytest.raises(ConfigError):
+        _pair("fast")

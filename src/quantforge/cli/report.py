@@ -5,6 +5,7 @@ Writes HTML (and PNG) reports from the results store; never re-runs a simulation
 
 from __future__ import annotations
 
+import json
 import re
 import webbrowser
 from pathlib import Path
@@ -49,6 +50,26 @@ def parse_target(text: str) -> tuple[str | None, int]:
     if prefix is None:
         return None, number
     return ("run" if prefix.lower() in ("run", "r") else "experiment"), number
+
+
+def _pair(text: str) -> tuple[str, str]:
+    parts = [p.strip() for p in text.split(":")]
+    if len(parts) != 2 or not all(parts):
+        raise ConfigError(
+            f"--heatmap takes two parameter names as X:Y (e.g. fast:slow); got {text!r}"
+        )
+    return parts[0], parts[1]
+
+
+def _fixed(text: str) -> tuple[str, object]:
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip():
+        raise ConfigError(f"--fix takes NAME=VALUE (e.g. atr=14); got {text!r}")
+    try:
+        value: object = json.loads(raw)
+    except ValueError:
+        value = raw  # a bare word is a text value
+    return name.strip(), value
 
 
 def _default_store() -> str:
@@ -122,9 +143,26 @@ def report(
             "--aggregate", help="Heatmaps: combine the other parameters by max, median, min, mean."
         ),
     ] = "max",
+    heatmap: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--heatmap",
+            help="Parameter pair for a heatmap, X:Y (repeatable; default: the first 3 pairs).",
+        ),
+    ] = None,
+    fix: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fix",
+            help="Hold a parameter at a value in the heatmaps, NAME=VALUE (repeatable); the "
+            "others are aggregated.",
+        ),
+    ] = None,
 ) -> None:
     """Write HTML and PNG reports of a stored run or experiment (nothing is re-run)."""
     kind, number = parse_target(target)
+    pairs = [_pair(text) for text in heatmap] if heatmap else None
+    fixed = dict(_fixed(text) for text in fix) if fix else None
     compare_id = None
     if compare is not None:
         compare_kind, compare_id = parse_target(compare)
@@ -156,6 +194,8 @@ def report(
                 catalog=catalog,
                 default_catalog=default_catalog,
                 aggregate=aggregate,
+                pairs=pairs,
+                fixed=fixed,
             )
             config = dict(store.get_experiment(number).get("config") or {})
             rank = ranking_of(config)

@@ -7,7 +7,7 @@ they never run a simulation. The CLI's ``quantforge report`` is a thin wrapper o
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,6 +133,8 @@ def write_experiment_report(
     catalog: str | None = None,
     default_catalog: str | None = None,
     aggregate: str = "max",
+    pairs: Sequence[tuple[str, str]] | None = None,
+    fixed: Mapping[str, Any] | None = None,
 ) -> ReportFiles:
     """Write an experiment's sweep report, its best run's tear sheet and the top runs' PNGs.
 
@@ -160,6 +162,10 @@ def write_experiment_report(
         Catalog used when the experiment names none.
     aggregate
         How the heatmaps combine the parameters not on their axes (max, median, min, mean).
+    pairs
+        Parameter pairs (x, y) for the heatmaps (default: the first three varying pairs).
+    fixed
+        Parameters held at a value in the heatmaps instead of aggregated.
 
     Returns
     -------
@@ -194,6 +200,8 @@ def write_experiment_report(
         descending=rank.descending,
         top_n=n,
         aggregate=aggregate,
+        pairs=pairs,
+        fixed=fixed,
         top_equity=views[:5],
     )
     pages = [sweep]

@@ -865,6 +865,14 @@ def write_sweep_html(
         raise ConfigError(f"aggregate must be max, median, min or mean; got {aggregate!r}")
     if runs.height == 0:
         raise ConfigError(f"sweep report {title!r}: there are no successful runs to show")
+    known = set(param_names(runs))
+    for x, y in pairs or ():
+        for name in (x, y):
+            if name not in known:
+                raise ConfigError(
+                    f"heatmap parameter {name!r} is not a parameter of these runs "
+                    f"({', '.join(sorted(known)) or 'none'})"
+                )
     if metric not in runs.columns:
         raise ConfigError(f"cannot rank by {metric!r}: not a column of the runs table")
     sections = [
@@ -879,7 +887,12 @@ def write_sweep_html(
         frame = runs if strategy is None else runs_of_strategy(runs, strategy)
         if not param_names(frame):
             continue
-        chosen = list(pairs) if pairs is not None else heatmap_pairs(frame)
+        names = param_names(frame)
+        if pairs is None:
+            chosen = heatmap_pairs(frame)
+        else:
+            # a pair only applies to the strategies that have both parameters
+            chosen = [(x, y) for x, y in pairs if x in names and y in names]
         charts = []
         for x, y in chosen:
             hm = param_heatmap(
@@ -887,7 +900,7 @@ def write_sweep_html(
                 x,
                 y,
                 metric=metric,
-                fixed={k: v for k, v in (fixed or {}).items() if k in param_names(frame)},
+                fixed={k: v for k, v in (fixed or {}).items() if k in names},
                 aggregate=aggregate,  # type: ignore[arg-type]
             )
             chart_no += 1

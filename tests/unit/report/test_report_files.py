@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 from PIL import Image
 from plotly.offline import get_plotlyjs
 from tests.unit.report.report_data import build_store, ma_cross, synthetic_bars
 
-from quantforge.report.data import run_view_from_result, run_view_from_store
+from quantforge.report.data import RunView, run_view_from_result, run_view_from_store
 from quantforge.report.html import _merge_candles, _thin_indices, write_tearsheet_html
 from quantforge.report.plots import plot_drawdown, plot_equity
 
@@ -86,3 +88,36 @@ def test_png_is_a_real_non_blank_image(tmp_path: Path, plot: object) -> None:
     assert pixels.std() > 5.0  # not a blank canvas
     # the curve is drawn: a good share of pixels is neither white nor the background
     assert (pixels < 200).mean() > 0.01
+
+
+def _synthetic_view(n: int, *, with_bars: bool) -> RunView:
+    bars = synthetic_bars(n, seed=3)
+    equity = 10_000.0 * bars["close"].to_numpy() / bars["close"][0]
+    frame = pl.DataFrame({"open_time": bars["open_time"], "equity": equity})
+    return RunView(
+        title="no trades",
+        metrics={"total_return": float(equity[-1] / equity[0] - 1), "profit_factor": math.inf},
+        equity=frame,
+        trades=pl.DataFrame(),
+        bars=bars if with_bars else None,
+    )
+
+
+def test_big_series_are_thinned(tmp_path: Path) -> None:
+    view = _synthetic_view(200_000, with_bars=True)
+    path = write_tearsheet_html(view, tmp_path / "big.html")
+    text = path.read_text("utf-8")
+    page = text.replace(get_plotlyjs(), "")
+    # the page stays small: ~4 000 line points and 1 500 candles, not 200 000 bars
+    assert len(page) < 1_500_000
+    assert "200,000 bars drawn as 1,493 candles of 134 bars each" in page
+    assert "200,000 bars thinned to at most 4,000 points" in page
+
+
+def test_page_without_trades_or_bars(tmp_path: Path) -> None:
+    view = _synthetic_view(500, with_bars=False)
+    page = write_tearsheet_html(view, tmp_path / "quiet.html").read_text("utf-8")
+    assert 'id="chart-pnl"' not in page
+    assert 'id="chart-price"' not in page
+    assert "no price chart" in page
+    assert "∞" in page  # profit factor without losses
