@@ -146,3 +146,19 @@ def test_log_toggle_switches_the_axis(browser_context: Any, reports: dict[str, P
         "() => document.getElementById('chart-equity')._fullLayout.yaxis.type === 'log'"
     )
     page.close()
+
+
+def test_big_series_stay_light_in_browser(
+    browser_context: Any, tmp_path: Path, artifacts_dir: Path
+) -> None:
+    from tests.unit.report.test_report_files import _synthetic_view
+
+    from quantforge.report.html import MAX_CANDLES, MAX_LINE_POINTS, write_tearsheet_html
+
+    path = write_tearsheet_html(_synthetic_view(200_000, with_bars=True), tmp_path / "big.html")
+    charts = _load(browser_context, path, artifacts_dir / "report_big_series.png")
+    _check(charts, {"chart-equity", "chart-drawdown", "chart-monthly", "chart-price"})
+    by_id = {c["id"]: c for c in charts}
+    assert 1000 < max(by_id["chart-equity"]["points"]) <= MAX_LINE_POINTS
+    assert by_id["chart-price"]["points"] == [1493]
+    assert max(by_id["chart-price"]["points"]) <= MAX_CANDLES
