@@ -26,6 +26,8 @@ _COMMAND_MODULES = (
     "quantforge.cli.strategies",
     "quantforge.cli.run",
     "quantforge.cli.results",
+    "quantforge.cli.optimize",
+    "quantforge.cli.validate",
     "quantforge.cli.report",
 )
 
