@@ -256,7 +256,7 @@ def submit_nb(
     o.arrived = 0
     o.triggered = 0
     o.size_mode = size_mode
-    o.size = size
+    o.size_value = size
     o.limit = round_price_nb(limit, tick)
     o.stop = round_price_nb(stop, tick)
     o.trail_kind = trail_kind if kind == TRAILING_STOP else TR_NONE
@@ -376,11 +376,11 @@ def _size_nb(o, price, pos, cash, fee_rate, lot, closing):
     if mode == S_CLOSE:
         return abs(pos)
     if mode == S_QTY:
-        qty = o.size
+        qty = o.size_value
     elif mode == S_NOTIONAL:
-        qty = o.size / price
+        qty = o.size_value / price
     elif mode == S_PCT:
-        qty = o.size * (cash + pos * price) / (price * (1.0 + fee_rate))
+        qty = o.size_value * (cash + pos * price) / (price * (1.0 + fee_rate))
     else:
         stop = o.sl_price
         if not np.isfinite(stop) and np.isfinite(o.sl_pct):
@@ -388,7 +388,7 @@ def _size_nb(o, price, pos, cash, fee_rate, lot, closing):
         dist = abs(price - stop)
         if not (dist > 0.0):
             return -1.0
-        qty = o.size * (cash + pos * price) / dist
+        qty = o.size_value * (cash + pos * price) / dist
     if closing:
         qty = min(qty, abs(pos))
     return floor_qty_nb(qty, lot)
@@ -482,7 +482,7 @@ def fill_nb(orders, active, fills, trades, fs, ist, params, k, i, base, slipped,
         o.arrived = 1
         if o.size_mode != S_CLOSE:
             o.size_mode = S_QTY
-            o.size = wanted - qty
+            o.size_value = wanted - qty
     else:
         o.status = FILLED
     # trade book-keeping; a fill through zero closes one trade and opens the next

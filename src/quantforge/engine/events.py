@@ -190,7 +190,7 @@ class EventContext:
             return None
         o = st.orders[order_id]
         mode = int(o["size_mode"])
-        size = float(o["size"])
+        size = float(o["size_value"])
         if qty is not None:
             mode, size = int(SizeMode.QTY), float(qty)
         tif = int(o["tif"])

@@ -156,7 +156,7 @@ ORDER_DTYPE: Final = np.dtype(
         ("arrived", np.int64),  # has been evaluated once: a later limit fill is a maker fill
         ("triggered", np.int64),  # stop-limit whose stop was reached (now a resting limit)
         ("size_mode", np.int64),
-        ("size", np.float64),
+        ("size_value", np.float64),  # not "size": np.record.size is the element count
         ("limit", np.float64),
         ("stop", np.float64),
         ("trail_kind", np.int64),

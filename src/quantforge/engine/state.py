@@ -8,7 +8,7 @@ parameter vector.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -165,10 +165,12 @@ class SimState:
         if not (np.isfinite(cash) and cash > 0.0):
             msg = f"cash must be a positive amount, got {cash!r}"
             raise ConfigError(msg)
-        self.orders = np.zeros(capacity, dtype=ORDER_DTYPE)
+        # record arrays: element access yields np.record views, so the kernels also run as plain
+        # Python (NUMBA_DISABLE_JIT=1, `.py_func`) with the same attribute syntax
+        self.orders = np.zeros(capacity, dtype=ORDER_DTYPE).view(np.recarray)
         self.active = np.zeros(capacity, dtype=np.int64)
-        self.fills = np.zeros(capacity, dtype=FILL_DTYPE)
-        self.trades = np.zeros(capacity, dtype=TRADE_DTYPE)
+        self.fills = np.zeros(capacity, dtype=FILL_DTYPE).view(np.recarray)
+        self.trades = np.zeros(capacity, dtype=TRADE_DTYPE).view(np.recarray)
         self.fs = np.zeros(k.N_FSTATE)
         self.fs[k.F_CASH] = cash
         self.fs[k.F_PEAK] = cash
@@ -188,7 +190,7 @@ class SimState:
         self.trades = _doubled(self.trades)
 
 
-def _doubled(a: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+def _doubled(a: Any) -> Any:
     out = np.zeros(a.shape[0] * 2, dtype=a.dtype)
     out[: a.shape[0]] = a
-    return out
+    return out.view(np.recarray) if isinstance(a, np.recarray) else out
