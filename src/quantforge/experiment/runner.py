@@ -664,9 +664,13 @@ def _store_best_artifacts(
             out.append(run.id)
             continue
         frame = frame_from_columns(columns[run.symbol])
-        result = _simulate_stored(
-            config, columns[run.symbol], frame, run.strategy, run.symbol, run.params
-        )
+        try:
+            result = _simulate_stored(
+                config, columns[run.symbol], frame, run.strategy, run.symbol, run.params
+            )
+        except QuantforgeError as e:
+            log.error("run %d failed when re-run for its artifacts: %s", run.id, e)
+            continue
         metrics = plain_metrics(result.metrics)
         problems = _differences(run.metrics, metrics)
         if problems:
