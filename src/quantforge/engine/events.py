@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -38,13 +39,14 @@ _NAN = math.nan
 class EventContext:
     """The engine's `quantforge.strategies.Context`: bar data, account state, order methods."""
 
-    __slots__ = ("_config", "_market", "_params", "_state", "i")
+    __slots__ = ("_config", "_market", "_params", "_state", "_submit_fn", "i")
 
     def __init__(self, config: Backtest, market: MarketArrays, state: SimState) -> None:
         self._config = config
         self._market = market
         self._state = state
         self._params = config.params()
+        self._submit_fn: Callable[..., Any] | None = None
         self.i = -1
 
     # -- data ------------------------------------------------------------------------------
@@ -288,23 +290,22 @@ class EventContext:
         if st.ist[k.I_NORD] + k.HEADROOM > st.orders.shape[0]:
             st.grow()
         i = self.i
-        return int(
-            k.submit_nb(
-                st.orders, st.active, st.ist, self._params, i, i + 1, kind, side, mode, value,
-                limit, stop, tif, n_bars, tag, reduce_only, sl, tp, sl_price, tp_price,
-                trail_kind, trail_value, float(self._market.close[i]), timeout, oco,
-            )
+        args = (
+            st.orders, st.active, st.ist, self._params, i, i + 1, kind, side, mode, value,
+            limit, stop, tif, n_bars, tag, reduce_only, sl, tp, sl_price, tp_price,
+            trail_kind, trail_value, float(self._market.close[i]), timeout, oco,
         )  # fmt: skip
+        if self._submit_fn is None:
+            self._submit_fn = entry_point(k.submit_nb, args)
+        return int(self._submit_fn(*args))
 
 
 def run_events(config: Backtest, market: MarketArrays, state: SimState, strategy: Strategy) -> None:
     """Drive ``strategy`` over every bar, filling its orders with the compiled step (in place)."""
     ctx = EventContext(config, market, state)
-    params = ctx._params
+    advance = _Advance(state, market, ctx._params)
     n = market.n
     ist = state.ist
-    op, hi, lo, cl, vol, atr = (market.open, market.high, market.low, market.close,
-                                market.volume, market.atr)  # fmt: skip
     on_bar = strategy.on_bar
     has_on_fill = type(strategy).on_fill is not Strategy.on_fill
     done = 0  # bars the kernel has processed
@@ -323,7 +324,7 @@ def run_events(config: Backtest, market: MarketArrays, state: SimState, strategy
         for i in range(n):
             # the kernel only needs to run when something is working (or a timeout is due)
             if every_bar or ist[nact] > 0 or ist[timeout_at] >= 0:
-                done = _advance(state, market, params, done, i + 1, op, hi, lo, cl, vol, atr)
+                done = advance(done, i + 1)
                 if has_on_fill and ist[nfill] > seen:
                     ctx.i = i
                     seen = _fire_fills(strategy, ctx, state, market, seen, i)
@@ -335,22 +336,48 @@ def run_events(config: Backtest, market: MarketArrays, state: SimState, strategy
         ts = np.datetime64(int(market.time_ms[i]), "ms")
         msg = f"{strategy.name}.on_bar failed at bar {i} ({ts} UTC): {e}"
         raise StrategyError(msg) from e
-    _advance(state, market, params, done, n, op, hi, lo, cl, vol, atr)
+    advance(done, n)
 
 
-def _advance(state: SimState, market: MarketArrays, params: FloatArray, start: int, stop: int,
-             op: FloatArray, hi: FloatArray, lo: FloatArray, cl: FloatArray, vol: FloatArray,
-             atr: FloatArray) -> int:  # fmt: skip
-    while start < stop:
-        start = int(
-            loops.advance_nb(start, stop, op, hi, lo, cl, vol, atr, market.flags, market.funding,
-                         state.orders,
-                         state.active, state.fills, state.trades, state.fs, state.ist, params,
-                         state.cash_out, state.pos_out)
-        )  # fmt: skip
-        if start < stop:
-            state.grow()
-    return start
+def entry_point(dispatcher: Any, args: tuple[Any, ...]) -> Callable[..., Any]:
+    """Return the compiled entry point of a Numba ``dispatcher`` for these argument types.
+
+    A dispatcher types every argument on every call; for structured arrays that costs several
+    microseconds, which dominates when the event loop calls the kernel on each busy bar. Calling
+    the already compiled overload's entry point skips it (the types of our arguments never change
+    within a run). Under ``NUMBA_DISABLE_JIT=1`` the kernel is a plain function, returned as is.
+    """
+    overloads = getattr(dispatcher, "overloads", None)
+    if overloads is None:
+        return cast("Callable[..., Any]", dispatcher)
+    sig = tuple(dispatcher.typeof_pyval(a) for a in args)
+    dispatcher.compile(sig)
+    return cast("Callable[..., Any]", overloads[sig].entry_point)
+
+
+class _Advance:
+    """Run the kernel over bars ``start..stop-1``, growing the record arrays when asked."""
+
+    __slots__ = ("_fn", "_market", "_params", "_state")
+
+    def __init__(self, state: SimState, market: MarketArrays, params: FloatArray) -> None:
+        self._state = state
+        self._market = market
+        self._params = params
+        self._fn: Callable[..., Any] | None = None
+
+    def __call__(self, start: int, stop: int) -> int:
+        st, m = self._state, self._market
+        while start < stop:
+            args = (start, stop, m.open, m.high, m.low, m.close, m.volume, m.atr, m.flags,
+                    m.funding, st.orders, st.active, st.fills, st.trades, st.fs, st.ist,
+                    self._params, st.cash_out, st.pos_out)  # fmt: skip
+            if self._fn is None:
+                self._fn = entry_point(loops.advance_nb, args)
+            start = int(self._fn(*args))
+            if start < stop:
+                st.grow()
+        return start
 
 
 def _fire_fills(strategy: Strategy, ctx: EventContext, state: SimState, market: MarketArrays,
