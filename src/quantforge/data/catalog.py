@@ -69,7 +69,7 @@ except ImportError:  # pragma: no cover - non-POSIX
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Catalog", "DatasetInfo", "WriteReport"]
+__all__ = ["Catalog", "DatasetInfo", "WriteReport", "bar_gaps"]
 
 DATA_FILE: Final = "data.parquet"
 _TEMP_PREFIX: Final = ".data.parquet."
