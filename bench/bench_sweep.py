@@ -31,20 +31,40 @@ import polars as pl
 SHARED = Path(os.environ.get("QUANTFORGE_SHARED_DATA", "/work/shared/data"))
 BARS = 35_040
 
-# 10 values per swept parameter; N = 10**k sweeps the first k of them (the rest stay default)
-DIMENSIONS: dict[str, list[dict[str, Any]]] = {
-    "regime_ma_cross": [
-        {"fast": {"start": 5, "stop": 50, "step": 5}},
-        {"slow": {"start": 60, "stop": 150, "step": 10}},
-        {"atr_ratio": {"start": 0.5, "stop": 0.95, "step": 0.05}},
-        {"rsi_min": {"start": 40, "stop": 58, "step": 2}},
-    ],
-    "ma_cross": [
-        {"fast": {"start": 5, "stop": 50, "step": 5}},
-        {"slow": {"start": 60, "stop": 150, "step": 10}},
-        {"stop_pct": {"start": 0.005, "stop": 0.05, "step": 0.005}},
-        {"ma_type": ["sma", "ema"]},
-    ],
+_FAST = {"start": 5, "stop": 50, "step": 5}
+_SLOW = {"start": 60, "stop": 150, "step": 10}
+#: the grid of N combinations per strategy (parameters not named keep their defaults)
+GRIDS: dict[str, dict[int, dict[str, Any]]] = {
+    "regime_ma_cross": {
+        10: {"fast": _FAST},
+        100: {"fast": _FAST, "slow": _SLOW},
+        1000: {
+            "fast": _FAST,
+            "slow": _SLOW,
+            "atr_ratio": {"start": 0.5, "stop": 0.95, "step": 0.05},
+        },
+        10_000: {
+            "fast": _FAST,
+            "slow": _SLOW,
+            "atr_ratio": {"start": 0.5, "stop": 0.95, "step": 0.05},
+            "rsi_min": {"start": 40, "stop": 58, "step": 2},
+        },
+    },
+    "ma_cross": {
+        10: {"fast": _FAST},
+        100: {"fast": _FAST, "slow": _SLOW},
+        1000: {
+            "fast": _FAST,
+            "slow": _SLOW,
+            "stop_pct": {"start": 0.005, "stop": 0.05, "step": 0.005},
+        },
+        10_000: {
+            "fast": {"start": 1, "stop": 50, "step": 1},
+            "slow": _SLOW,
+            "stop_pct": {"start": 0.005, "stop": 0.05, "step": 0.005},
+            "ma_type": ["sma", "ema"],
+        },
+    },
 }
 
 
@@ -56,16 +76,9 @@ def bars() -> pl.DataFrame:
 def config(strategy: str, n: int, folder: Path, kind: str) -> Any:
     from quantforge.experiment.config import parse_experiment
 
-    params: dict[str, Any] = {}
-    size = 1
-    for dim in DIMENSIONS[strategy]:
-        if size >= n:
-            break
-        params.update(dim)
-        values = next(iter(dim.values()))
-        size *= len(values) if isinstance(values, list) else 10
-    if size != n:
-        raise SystemExit(f"n must be a power of 10 up to 10,000 here; got {n}")
+    if n not in GRIDS[strategy]:
+        raise SystemExit(f"n must be one of {sorted(GRIDS[strategy])}; got {n}")
+    params = GRIDS[strategy][n]
     frame = bars()
     return parse_experiment(
         {
@@ -180,7 +193,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="*", default=[100, 1000])
     parser.add_argument("--ray", type=int, nargs="*", default=[100])
-    parser.add_argument("--strategy", default="regime_ma_cross", choices=sorted(DIMENSIONS))
+    parser.add_argument("--strategy", default="regime_ma_cross", choices=sorted(GRIDS))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--case", nargs=3, metavar=("STRATEGY", "N", "EXECUTOR"))
     args = parser.parse_args()
