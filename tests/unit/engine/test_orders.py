@@ -271,3 +271,27 @@ def test_signal_fast_path_limit_entries_expire() -> None:
         bars, entries=entries, entry_price=price, entry_valid_bars=2, sizing=qf.sizing.FixedQty(1.0)
     )
     assert r.orders.select("type", "status", "reason").row(0) == ("limit", "expired", "time")
+
+
+def test_range_fraction_slippage_uses_previous_bar_range() -> None:
+    rows = [(100.0, 101.0, 99.0, 100.0), (100.0, 110.0, 90.0, 100.0), FLAT]
+    r, _ = run(
+        rows,
+        {0: lambda c: c.buy(1.0), 1: lambda c: c.sell(1.0)},
+        slippage=qf.slippage.RangeFraction(0.5),
+    )
+    assert order(r, 0)["fill_price"] == pytest.approx(100.0 + 0.5 * 2.0)  # bar 0's range
+    assert order(r, 1)["fill_price"] == pytest.approx(100.0 - 0.5 * 20.0)  # bar 1's range
+
+
+def test_atr_fraction_slippage_uses_atr_known_at_previous_close() -> None:
+    rows = [(100.0, 101.0, 99.0, 100.0), (100.0, 103.0, 98.0, 102.0), FLAT]
+    r, _ = run(rows, {1: lambda c: c.buy(1.0)}, slippage=qf.slippage.AtrFraction(1.0, period=1))
+    # ATR(1) at bar 1 = true range of bar 1 = max(5, |103-100|, |98-100|) = 5
+    assert order(r, 0)["fill_price"] == pytest.approx(105.0)
+
+
+def test_sqrt_impact_slippage() -> None:
+    rows = [FLAT, FLAT, FLAT]  # volume 1000 per bar
+    r, _ = run(rows, {0: lambda c: c.buy(9.0)}, slippage=qf.slippage.SqrtImpact(0.1))
+    assert order(r, 0)["fill_price"] == pytest.approx(100.0 * (1 + 0.1 * math.sqrt(9 / 1000)))
