@@ -154,13 +154,13 @@ def case(strategy: str, n: int, kind: str, workers: int) -> dict[str, Any]:
 
 def profile(strategy: str) -> dict[str, Any]:
     """Split one combination's time: indicators (cold / cached), engine, result building."""
-    from quantforge.experiment.tasks import _arrays, bar_columns, frame_from_columns, simulate
+    from quantforge.experiment.tasks import bar_arrays, bar_columns, frame_from_columns, simulate
     from quantforge.indicators.cache import IndicatorCache
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg, frame = config(strategy, 10, Path(tmp), "local")
     columns = bar_columns(frame)
-    arrays, engine_frame = _arrays(columns), frame_from_columns(columns)
+    arrays, engine_frame = bar_arrays(columns), frame_from_columns(columns)
     backtest = cfg.backtest("BTCUSDT")
     cache = IndicatorCache()
     params = {"fast": 20, "slow": 100}

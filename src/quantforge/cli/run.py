@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from quantforge.cli._app import app, console
-from quantforge.cli.results import StoreOption, format_value, open_store, runs_table
+from quantforge.cli.results import DEFAULT_STORE, StoreOption, format_value, open_store, runs_table
 from quantforge.config import Settings
 from quantforge.experiment.config import ExperimentConfig, load_experiment
 from quantforge.experiment.runner import (
@@ -219,7 +219,7 @@ def rerun_command(
     ] = None,
 ) -> None:
     """Re-run one stored combination from its stored config and check the metrics are identical."""
-    url = store or "sqlite:///results/results.db"
+    url = store or DEFAULT_STORE
     with open_store(url) as db:
         outcome = rerun(db, run_id, catalog=catalog)
     table = Table(title=f"run {run_id}: {outcome.strategy} {outcome.symbol}")

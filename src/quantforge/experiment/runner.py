@@ -55,7 +55,7 @@ from quantforge.experiment.tasks import (
     RunOutput,
     RunTask,
     SweepPayload,
-    _arrays,
+    bar_arrays,
     bar_columns,
     frame_from_columns,
     plain_metrics,
@@ -623,7 +623,7 @@ def _simulate_stored(
     symbol: str,
     params: Mapping[str, Any],
 ) -> BacktestResult:
-    return simulate(strategy, params, frame, _arrays(columns), config.backtest(symbol))
+    return simulate(strategy, params, frame, bar_arrays(columns), config.backtest(symbol))
 
 
 def _same(a: object, b: object) -> bool:

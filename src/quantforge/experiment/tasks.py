@@ -39,6 +39,7 @@ __all__ = [
     "RunOutput",
     "RunTask",
     "SweepPayload",
+    "bar_arrays",
     "bar_columns",
     "frame_from_columns",
     "plain_metrics",
@@ -120,7 +121,9 @@ def frame_from_columns(columns: Mapping[str, np.ndarray[Any, Any]]) -> pl.DataFr
     return pl.DataFrame(data)
 
 
-def _arrays(columns: Mapping[str, np.ndarray[Any, Any]]) -> BarArrays:
+def bar_arrays(columns: Mapping[str, np.ndarray[Any, Any]]) -> BarArrays:
+    """Return `bar_columns` output as the strategies' `BarArrays` (read-only views, no copies)."""
+
     def ro(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         if a.flags.writeable:  # read-only arrays let the indicator cache memoise fingerprints
             a = a.view()
@@ -200,7 +203,7 @@ class _WorkerContext:
 
     def __init__(self, payload: SweepPayload) -> None:
         self.frames = {s: frame_from_columns(c) for s, c in payload.columns.items()}
-        self.arrays = {s: _arrays(c) for s, c in payload.columns.items()}
+        self.arrays = {s: bar_arrays(c) for s, c in payload.columns.items()}
         self.cache = IndicatorCache()
 
 
