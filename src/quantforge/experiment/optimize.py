@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from quantforge.errors import ConfigError, OptimizationError, QuantforgeError
 from quantforge.experiment.config import ExperimentConfig, StrategySpec, parse_experiment
 from quantforge.experiment.space import Fixed, Linspace, Logspace, Range, Values
-from quantforge.experiment.tasks import _arrays, bar_columns, frame_from_columns, plain_metrics
+from quantforge.experiment.tasks import bar_arrays, bar_columns, frame_from_columns, plain_metrics
 from quantforge.strategies.registry import get as get_strategy
 
 if TYPE_CHECKING:
@@ -293,7 +293,7 @@ def simulate_segment(
     lo = max(0, start - warmup) if definition.has_signals else start
     part = _slice(columns, lo, end)
     frame = frame_from_columns(part)
-    arrays = _arrays(part)
+    arrays = bar_arrays(part)
     skip = start - lo
     if definition.has_signals:
         plan = definition.signals(arrays, resolved, None)
