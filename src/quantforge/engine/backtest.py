@@ -278,6 +278,8 @@ def backtest(
 
     Examples
     --------
+    >>> import numpy as np
+    >>> import polars as pl
     >>> import quantforge as qf
     >>> bars = pl.DataFrame({"open_time": [0, 60_000, 120_000], "open": [1.0, 2.0, 3.0],
     ...     "high": [1.0, 2.0, 3.0], "low": [1.0, 2.0, 3.0], "close": [1.0, 2.0, 3.0],
