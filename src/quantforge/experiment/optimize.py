@@ -36,6 +36,7 @@ from quantforge.experiment.config import ExperimentConfig, StrategySpec, parse_e
 from quantforge.experiment.space import Fixed, Linspace, Logspace, Range, Values
 from quantforge.experiment.tasks import bar_arrays, bar_columns, frame_from_columns, plain_metrics
 from quantforge.strategies.registry import get as get_strategy
+from quantforge.strategies.registry import parameter_names
 
 if TYPE_CHECKING:
     from quantforge.engine import Backtest, BacktestResult
@@ -53,6 +54,7 @@ __all__ = [
     "StageResult",
     "StageSpec",
     "TrialStats",
+    "choose_target",
     "load_optimize_file",
     "optuna_storage",
     "run_optimization",
@@ -187,7 +189,9 @@ def load_optimize_file(path: str | Path) -> OptimizeFile:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the file must hold a mapping (name, data, strategy, ...)")
     sections = {k: raw.pop(k) for k in _SECTIONS if k in raw}
-    config = parse_experiment(raw, source=str(source), base_dir=source.parent)
+    config = parse_experiment(
+        raw, source=str(source), base_dir=source.parent, strategy_parameters=parameter_names
+    )
     try:
         spec = OptimizeSpec.model_validate(sections.get("optimize") or {})
     except ValueError as e:
@@ -656,9 +660,16 @@ def study_trials(storage_url: str, study_names: Sequence[str]) -> TrialStats:
     )
 
 
-def _choose(
+def choose_target(
     config: ExperimentConfig, strategy: str | None, symbol: str | None
 ) -> tuple[StrategySpec, str]:
+    """Return the strategy section and symbol to work on (the only ones, or the named ones).
+
+    Raises
+    ------
+    ConfigError
+        When the experiment has several and none is named, or the named one is not in it.
+    """
     specs = config.all_strategies
     if strategy is None:
         if len(specs) > 1:
@@ -757,7 +768,7 @@ def run_optimization(
         When no trial of a stage completes.
     """
     started = time.perf_counter()
-    strategy_spec, chosen_symbol = _choose(config, strategy, symbol)
+    strategy_spec, chosen_symbol = choose_target(config, strategy, symbol)
     get_strategy(strategy_spec.name)
     payload = _Payload(columns=bar_columns(bars), backtest=config.backtest(chosen_symbol))
     prefix = study_prefix or spec.study or f"{config.name}:{strategy_spec.name}:{chosen_symbol}"

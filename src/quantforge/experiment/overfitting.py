@@ -26,7 +26,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
@@ -381,15 +381,26 @@ def minimum_backtest_length(n_trials: int, target_sharpe: float = 1.0) -> float:
     return (_max_quantile_factor(n_trials) / target) ** 2
 
 
-def _column_sharpe(block: FloatArray) -> FloatArray:
-    # mean/std(ddof=1) per column; a flat column (std 0) scores 0 if its mean is 0, ±inf otherwise
-    mean = block.mean(axis=0)
-    std = block.std(axis=0, ddof=1)
-    out = np.zeros(block.shape[1])
-    flat = std <= _ZERO_STD * (np.max(np.abs(block), axis=0) + 1.0)
+def _split_sharpe(
+    sums: FloatArray,
+    squares: FloatArray,
+    peak: FloatArray,
+    offset: FloatArray,
+    chosen: np.ndarray[Any, np.dtype[np.bool_]],
+    rows: int,
+) -> FloatArray:
+    # mean/std(ddof=1) per column over the chosen blocks; a flat column (std 0) scores 0 when its
+    # mean is 0 and ±inf otherwise
+    total = sums[chosen].sum(axis=0)
+    mean_c = total / rows
+    var = np.maximum((squares[chosen].sum(axis=0) - rows * mean_c * mean_c) / (rows - 1), 0.0)
+    std = np.sqrt(var)
+    mean = mean_c + offset
+    out = np.zeros(sums.shape[1])
+    flat = std <= _ZERO_STD * (peak[chosen].max(axis=0) + 1.0)
     ok = ~flat
     out[ok] = mean[ok] / std[ok]
-    out[flat] = np.sign(mean[flat]) * np.inf
+    out[flat] = np.sign(np.round(mean[flat], 15)) * np.inf
     return out
 
 
@@ -460,19 +471,27 @@ def probability_of_backtest_overfitting(
     if not np.all(np.isfinite(m)):
         raise ConfigError("returns contain NaN or inf; fill periods without a position with 0")
     size = t // n_splits
-    blocks = [m[i * size : (i + 1) * size] for i in range(n_splits)]
+    blocks = m[: size * n_splits].reshape(n_splits, size, n)
+    # per-block sums: any split's mean and variance come from S x N numbers, not T x N
+    offset = blocks.mean(axis=(0, 1))  # shifted sums keep the variance numerically stable
+    centred = blocks - offset
+    sums = centred.sum(axis=1)
+    squares = (centred * centred).sum(axis=1)
+    peak = np.abs(blocks).max(axis=1)
+    half = n_splits // 2
+    rows = size * half
     logits: list[float] = []
     is_best: list[float] = []
     oos_best: list[float] = []
-    combos: Iterator[tuple[int, ...]] = itertools.combinations(range(n_splits), n_splits // 2)
+    combos: Iterator[tuple[int, ...]] = itertools.combinations(range(n_splits), half)
     if max_combinations is not None:
         combos = itertools.islice(combos, max_combinations)
+    everything = np.ones(n_splits, dtype=bool)
     for chosen in combos:
-        inside = set(chosen)
-        train = np.concatenate([blocks[i] for i in chosen])
-        test = np.concatenate([blocks[i] for i in range(n_splits) if i not in inside])
-        r_is = _column_sharpe(train)
-        r_oos = _column_sharpe(test)
+        train = np.zeros(n_splits, dtype=bool)
+        train[list(chosen)] = True
+        r_is = _split_sharpe(sums, squares, peak, offset, train, rows)
+        r_oos = _split_sharpe(sums, squares, peak, offset, everything & ~train, rows)
         best = int(np.argmax(r_is))  # first of equal maxima
         omega = _average_ranks(r_oos)[best] / (n + 1)
         logits.append(math.log(omega / (1.0 - omega)))
@@ -483,9 +502,11 @@ def probability_of_backtest_overfitting(
     y = np.asarray(oos_best)
     slope = intercept = math.nan
     fit = np.isfinite(x) & np.isfinite(y)
-    if np.unique(x[fit]).size >= 2:
-        slope_, intercept_ = np.polyfit(x[fit], y[fit], 1)
-        slope, intercept = float(slope_), float(intercept_)
+    xs, ys = x[fit], y[fit]
+    if np.unique(xs).size >= 2:
+        dx = xs - xs.mean()
+        slope = float(np.dot(dx, ys - ys.mean()) / np.dot(dx, dx))
+        intercept = float(ys.mean() - slope * xs.mean())
     return PBOResult(
         pbo=float(np.mean(lam <= 0.0)),
         logits=lam,

@@ -32,6 +32,7 @@ from quantforge.errors import ConfigError, OptimizationError, QuantforgeError
 from quantforge.experiment.optimize import (
     OptimizeSpec,
     SegmentResult,
+    choose_target,
     run_optimization,
     simulate_segment,
 )
@@ -431,9 +432,7 @@ def run_walk_forward(
     OptimizationError
         When a window has no usable in-sample result.
     """
-    from quantforge.experiment.optimize import _choose
-
-    strategy_spec, chosen_symbol = _choose(config, strategy, symbol)
+    strategy_spec, chosen_symbol = choose_target(config, strategy, symbol)
     backtest = config.backtest(chosen_symbol)
     columns = bar_columns(bars)
     windows = walk_forward_windows(columns["open_time"], spec)

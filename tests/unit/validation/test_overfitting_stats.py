@@ -166,7 +166,10 @@ def test_pbo_matches_reference(rng: np.random.Generator) -> None:
     got = probability_of_backtest_overfitting(m, 6)
     assert got.n_combinations == math.comb(6, 3) == 20
     assert got.pbo == pytest.approx(ref, abs=1e-15)
-    np.testing.assert_allclose(got.logits, ref_logits, rtol=1e-12)
+    np.testing.assert_allclose(got.logits, ref_logits, rtol=1e-9)
+    slope, intercept = np.polyfit(got.is_best, got.oos_of_best, 1)
+    assert got.degradation_slope == pytest.approx(slope, rel=1e-9)
+    assert got.degradation_intercept == pytest.approx(intercept, rel=1e-9, abs=1e-12)
 
 
 def test_pbo_hand_cases() -> None:
