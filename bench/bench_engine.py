@@ -75,7 +75,7 @@ def kernel_once(cfg: qf.Backtest, market, le, lx) -> tuple[float, SimState]:  # 
     start = 0
     while start < n:
         start = loops.simulate_signals_nb(
-            start, market.open, market.high, market.low, market.close, market.volume, market.atr,
+            start, n, market.open, market.high, market.low, market.close, market.volume, market.atr,
             market.flags, market.funding, le, lx, z, z, lim, mode, size, sl, tp, tk, tv, to, 1,
             state.orders, state.active, state.fills, state.trades, state.fs, state.ist, params,
             state.cash_out, state.pos_out,

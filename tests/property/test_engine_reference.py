@@ -98,6 +98,7 @@ def run_kernel(cfg: RefConfig, op, hi, lo, cl, sig, limit):
     while start < n:
         start = loops.simulate_signals_nb(
             start,
+            n,
             op,
             hi,
             lo,

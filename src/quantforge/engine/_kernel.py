@@ -147,7 +147,8 @@ F_FUNDING = 7
 F_PEAK = 8  # highest close equity (kill switch)
 F_DAY_START = 9  # equity at the previous day's last close
 F_PREV_EQ = 10  # equity at the previous bar's close
-N_FSTATE = 11
+F_OTHER = 11  # portfolios: value of the account's other positions (at this bar's open)
+N_FSTATE = 12
 
 # int state layout
 I_NORD = 0
@@ -417,11 +418,11 @@ def fill_nb(orders, active, fills, trades, fs, ist, params, k, i, base, slipped,
     price = base
     if slipped and not sqrt_model:
         price = slip_price_nb(base, side, 0.0, i, hi, lo, vol, atr, params)
-    qty = _size_nb(o, price, pos, cash, fee_rate, lot, closing)
+    qty = _size_nb(o, price, pos, cash + fs[F_OTHER], fee_rate, lot, closing)
     if slipped and sqrt_model and qty > 0.0:
         # the impact needs the size and the size needs the price: size once more at the impact
         price = slip_price_nb(base, side, qty, i, hi, lo, vol, atr, params)
-        qty = _size_nb(o, price, pos, cash, fee_rate, lot, closing)
+        qty = _size_nb(o, price, pos, cash + fs[F_OTHER], fee_rate, lot, closing)
     if qty == -1.0:
         _reject_nb(o, i, R_NO_STOP)
         return False
@@ -451,7 +452,9 @@ def fill_nb(orders, active, fills, trades, fs, ist, params, k, i, base, slipped,
         return False
     fee = notional * fee_rate
     if abs(new_pos) > abs(pos):
-        avail = params[P_LEVERAGE] * (cash + pos * price - fee)
+        # spot buys need cash; margin accounts count the other positions' value as equity
+        other = fs[F_OTHER] if int(params[P_MARKET]) != SPOT else 0.0
+        avail = params[P_LEVERAGE] * (cash + pos * price + other - fee)
         need = abs(new_pos) * price
         if need > avail + 1e-9 * max(1.0, abs(avail)):
             _reject_nb(o, i, R_FUNDS)
@@ -462,7 +465,8 @@ def fill_nb(orders, active, fills, trades, fs, ist, params, k, i, base, slipped,
         if params[P_MAX_NOTIONAL] > 0.0 and need > params[P_MAX_NOTIONAL] * (1.0 + 1e-12):
             _reject_nb(o, i, R_MAX_NOTIONAL)
             return False
-        if params[P_MAX_LEV] > 0.0 and need > params[P_MAX_LEV] * (cash + pos * price - fee):
+        equity = cash + pos * price + fs[F_OTHER] - fee
+        if params[P_MAX_LEV] > 0.0 and need > params[P_MAX_LEV] * equity:
             _reject_nb(o, i, R_MAX_LEVERAGE)
             return False
     if full_close:

@@ -217,16 +217,16 @@ def signal_orders_nb(i, le, lx, se, sx, entry_limit, size_mode, size, sl_pct, tp
 
 
 @njit(cache=True)
-def simulate_signals_nb(start, op, hi, lo, cl, vol, atr, flags, funding, le, lx, se, sx,
+def simulate_signals_nb(start, stop, op, hi, lo, cl, vol, atr, flags, funding, le, lx, se, sx,
                         entry_limit, size_mode, size, sl_pct, tp_pct, trail_kind, trail_value,
                         timeout_bars, entry_bars, orders, active, fills, trades, fs, ist, params,
                         cash_out, pos_out):
-    """Fast path: run the whole bar loop from ``start`` with signal arrays and declarative exits.
+    """Fast path: run bars ``start..stop-1`` with signal arrays and declarative exits.
 
-    Return the first bar not processed (``len(op)`` when done; earlier when the record arrays
-    need to grow — the caller grows them and resumes from the returned bar).
+    Return the first bar not processed (``stop`` when done; earlier when the record arrays need
+    to grow — the caller grows them and resumes from the returned bar).
     """
-    n = op.shape[0]
+    n = stop
     risk = params[P_MAX_DD] > 0.0 or params[P_DAILY_LOSS] > 0.0
     mmr = params[P_MMR] > 0.0
     for i in range(start, n):

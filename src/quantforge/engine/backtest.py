@@ -154,7 +154,7 @@ class Backtest:
         start = 0
         while start < n:
             start = loops.simulate_signals_nb(
-                start, market.open, market.high, market.low, market.close, market.volume,
+                start, n, market.open, market.high, market.low, market.close, market.volume,
                 market.atr, market.flags, market.funding, le, lx, se, sx, limit, size_mode,
                 sizes, sl_pct, tp_pct, trail_kind, trail_value, timeout, self.entry_valid_bars,
                 state.orders, state.active, state.fills, state.trades, state.fs, state.ist,

@@ -71,15 +71,10 @@ class BacktestResult:
         return float(self.equity["equity"][-1])
 
 
-def build_result(
-    state: SimState,
-    market: MarketArrays,
-    *,
-    symbol: str,
-    calendar: str,
-    risk_free_rate: float,
-) -> BacktestResult:
-    """Turn the kernel's arrays into a `BacktestResult` (books an open position as end_of_data)."""
+def ledger_frames(
+    state: SimState, market: MarketArrays, symbol: str
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Return (trades, orders, fills) frames; books a still-open position as end_of_data."""
     n = market.n
     k.close_open_trade_nb(state.trades, state.fs, state.ist, n - 1, market.close[n - 1])
     ist = state.ist
@@ -140,6 +135,47 @@ def build_result(
             "cash": fl["cash"],
         }
     )
+    return trades, orders, fills
+
+
+def result_metrics(
+    time_ms: np.ndarray,  # type: ignore[type-arg]
+    equity: np.ndarray,  # type: ignore[type-arg]
+    gross_value: np.ndarray,  # type: ignore[type-arg]
+    trades: pl.DataFrame,
+    *,
+    calendar: str,
+    risk_free_rate: float,
+) -> Mapping[str, float]:
+    """Return the read-only metrics of an equity curve and its trades."""
+    n = time_ms.shape[0]
+    bar_ms = int(np.median(np.diff(time_ms))) if n > 1 else 60_000
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exposure = np.where(equity > 0.0, np.abs(gross_value) / equity, 0.0)
+    metrics = compute_metrics(
+        equity,
+        periods_per_year=periods_per_year(bar_ms, calendar),
+        trade_pnl=trades["pnl"].to_numpy(),
+        trade_returns=trades["return"].to_numpy(),
+        trade_bars_held=trades["bars_held"].to_numpy(),
+        exposure=exposure,
+        bar_seconds=bar_ms / 1000.0,
+        risk_free_rate=risk_free_rate,
+    )
+    return MappingProxyType(dict(metrics))
+
+
+def build_result(
+    state: SimState,
+    market: MarketArrays,
+    *,
+    symbol: str,
+    calendar: str,
+    risk_free_rate: float,
+) -> BacktestResult:
+    """Turn the kernel's arrays into a `BacktestResult` (books an open position as end_of_data)."""
+    trades, orders, fills = ledger_frames(state, market, symbol)
+    t = market.time_ms
     cash = state.cash_out
     pos = state.pos_out
     pos_value = pos * market.close
@@ -156,17 +192,7 @@ def build_result(
             "drawdown": drawdown,
         }
     )
-    bar_ms = int(np.median(np.diff(t))) if n > 1 else 60_000
-    with np.errstate(divide="ignore", invalid="ignore"):
-        exposure = np.where(eq > 0.0, np.abs(pos_value) / eq, 0.0)
-    metrics = compute_metrics(
-        eq,
-        periods_per_year=periods_per_year(bar_ms, calendar),
-        trade_pnl=np.ascontiguousarray(tr["pnl"]),
-        trade_returns=np.ascontiguousarray(tr["ret"]),
-        trade_bars_held=bars_held,
-        exposure=exposure,
-        bar_seconds=bar_ms / 1000.0,
-        risk_free_rate=risk_free_rate,
+    metrics = result_metrics(
+        t, eq, pos_value, trades, calendar=calendar, risk_free_rate=risk_free_rate
     )
-    return BacktestResult(trades, orders, fills, equity, MappingProxyType(dict(metrics)))
+    return BacktestResult(trades, orders, fills, equity, metrics)
