@@ -14,6 +14,7 @@ from quantforge.engine import (
     slippage,
 )
 from quantforge.engine.backtest import backtest
+from quantforge.engine.portfolio import SymbolSignals, backtest_portfolio
 from quantforge.errors import QuantforgeError
 from quantforge.strategies import Context, Fill, Strategy
 
@@ -30,9 +31,11 @@ __all__ = [
     "QuantforgeError",
     "RiskLimits",
     "Strategy",
+    "SymbolSignals",
     "TrailingStop",
     "__version__",
     "backtest",
+    "backtest_portfolio",
     "sizing",
     "slippage",
 ]
