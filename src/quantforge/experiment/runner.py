@@ -24,6 +24,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import json
@@ -42,7 +43,7 @@ import polars as pl
 from quantforge.data.catalog import Catalog
 from quantforge.errors import ConfigError, DataError, NotFoundError, QuantforgeError
 from quantforge.executors import LocalExecutor, RayExecutor, TaskResult, TaskStatus
-from quantforge.experiment.config import ExperimentConfig, parse_experiment
+from quantforge.experiment.config import HEADLINE_METRICS, ExperimentConfig, parse_experiment
 from quantforge.experiment.keys import (
     canonical_json,
     code_version,
@@ -566,7 +567,7 @@ def run_experiment(
         store, experiment_id, config, frames, columns, metric, descending, top
     )
     summary_csv = _write_summary(
-        store, experiment_id, out_dir / f"{prefix}summary.csv", metric, descending
+        store, experiment_id, config, out_dir / f"{prefix}summary.csv", metric, descending
     )
     run_files = (
         _write_run_files(store, experiment_id, out_dir / "runs", prefix) if write_run_files else 0
@@ -700,17 +701,56 @@ def _store_best_artifacts(
 
 
 def _write_summary(
-    store: ResultStore, experiment_id: int, path: Path, metric: str, descending: bool
+    store: ResultStore,
+    experiment_id: int,
+    config: ExperimentConfig,
+    path: Path,
+    metric: str,
+    descending: bool,
 ) -> Path:
-    frame = store.runs(experiment_id, order_by=metric, descending=descending, status="all")
-    ranked = (frame["status"] == "ok") & frame[metric].is_not_null()
-    rank = ranked.cast(pl.Int64).cum_sum()
-    frame = frame.with_columns(
-        pl.when(ranked).then(rank).otherwise(None).alias("rank"),
-        pl.col("error").str.split("\n").list.first().alias("error"),
-    ).select("rank", pl.exclude("rank"))
-    frame.write_csv(path)
+    # Streamed from the database in rank order and written row by row: memory stays flat.
+    params: list[str] = []
+    for spec in config.all_strategies:
+        params += [n for n in get_strategy(spec.name).space.names if n not in params]
+    header = [
+        "rank", "id", "run_key", "strategy", "symbol", "status", "error", *HEADLINE_METRICS,
+        "duration_s", "params", *(f"param.{n}" for n in params),
+    ]  # fmt: skip
+    rank = 0
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        for run in store.iter_runs(
+            experiment_id, order_by=metric, descending=descending, status="all"
+        ):
+            value = _metric_value(run.metrics, metric)
+            ranked = run.status == "ok" and value is not None
+            rank += ranked
+            error = (run.error or "").split("\n", 1)[0]
+            writer.writerow(
+                [
+                    rank if ranked else "",
+                    run.id,
+                    run.run_key,
+                    run.strategy,
+                    run.symbol or "",
+                    run.status,
+                    error,
+                    *(_csv_value(run.metrics.get(m)) for m in HEADLINE_METRICS),
+                    _csv_value(run.duration_s),
+                    json.dumps(run.params, sort_keys=True),
+                    *(_csv_value(run.params.get(n)) for n in params),
+                ]
+            )
     return path
+
+
+def _csv_value(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else _json_value(value)
+    return value
 
 
 def _json_value(value: Any) -> Any:
