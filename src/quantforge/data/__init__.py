@@ -1,16 +1,40 @@
-"""Market data: sources, the Parquet catalog, validation, resampling."""
+"""Market data: sources, the Parquet catalog, validation, resampling.
+
+Names are imported on first use (PEP 562), so ``import quantforge.data.schema`` does not pull in
+the HTTP client, the catalog or the validators.
+"""
 
 from __future__ import annotations
 
-from quantforge.data.catalog import Catalog, DatasetInfo, WriteReport
-from quantforge.data.ingest import ImportReport, import_files
-from quantforge.data.resample import resample_bars
-from quantforge.data.sources.binance import BinanceClient
-from quantforge.data.sources.binance_dumps import DumpFile, read_binance_dump
-from quantforge.data.sources.csv import read_table
-from quantforge.data.validate import CheckReport, check_bars, split_quarantine
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__: list[str] = [
+if TYPE_CHECKING:
+    from quantforge.data.catalog import Catalog, DatasetInfo, WriteReport
+    from quantforge.data.ingest import ImportReport, import_files
+    from quantforge.data.resample import resample_bars
+    from quantforge.data.sources.binance import BinanceClient
+    from quantforge.data.sources.binance_dumps import DumpFile, read_binance_dump
+    from quantforge.data.sources.csv import read_table
+    from quantforge.data.validate import CheckReport, check_bars, split_quarantine
+
+_LAZY: dict[str, str] = {
+    "BinanceClient": "quantforge.data.sources.binance",
+    "Catalog": "quantforge.data.catalog",
+    "CheckReport": "quantforge.data.validate",
+    "DatasetInfo": "quantforge.data.catalog",
+    "DumpFile": "quantforge.data.sources.binance_dumps",
+    "ImportReport": "quantforge.data.ingest",
+    "WriteReport": "quantforge.data.catalog",
+    "check_bars": "quantforge.data.validate",
+    "import_files": "quantforge.data.ingest",
+    "read_binance_dump": "quantforge.data.sources.binance_dumps",
+    "read_table": "quantforge.data.sources.csv",
+    "resample_bars": "quantforge.data.resample",
+    "split_quarantine": "quantforge.data.validate",
+}
+
+__all__ = [
     "BinanceClient",
     "Catalog",
     "CheckReport",
@@ -25,3 +49,17 @@ __all__: list[str] = [
     "resample_bars",
     "split_quarantine",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
