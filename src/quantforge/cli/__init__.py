@@ -29,6 +29,7 @@ _COMMAND_MODULES = (
     "quantforge.cli.optimize",
     "quantforge.cli.validate",
     "quantforge.cli.report",
+    "quantforge.cli.warmup",
 )
 
 for _name in _COMMAND_MODULES:
