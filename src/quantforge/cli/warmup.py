@@ -25,7 +25,6 @@ def warmup() -> None:
     from quantforge.engine import warmup as engine_warmup
 
     engine_warmup()
-    import numpy as np
 
     from quantforge.indicators import atr, ema, rsi, sma
 
