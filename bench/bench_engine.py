@@ -67,6 +67,7 @@ def kernel_once(cfg: qf.Backtest, market, le, lx) -> tuple[float, SimState]:  # 
     z = np.zeros(n, dtype=np.bool_)
     mode, value = cfg.sizing.lower()
     sl, tp, tk, tv, to = cfg.exit_rules.lower()
+    sl_d, tp_d = cfg.exit_rules.distances(n)
     params = cfg.params()
     lim = np.full(n, np.nan)
     size = np.full(n, value)
@@ -76,7 +77,8 @@ def kernel_once(cfg: qf.Backtest, market, le, lx) -> tuple[float, SimState]:  # 
     while start < n:
         start = loops.simulate_signals_nb(
             start, n, market.open, market.high, market.low, market.close, market.volume, market.atr,
-            market.flags, market.funding, le, lx, z, z, lim, mode, size, sl, tp, tk, tv, to, 1,
+            market.flags, market.funding, le, lx, z, z, lim, mode, size, sl, tp, sl_d, tp_d, tk,
+            tv, to, 1,
             state.orders, state.active, state.fills, state.trades, state.fs, state.ist, params,
             state.cash_out, state.pos_out,
         )  # fmt: skip

@@ -34,6 +34,10 @@ class RefConfig:
     trail_abs: float | None = None
     timeout: int | None = None
     entry_valid_bars: int = 1
+    # absolute exit distances per bar, read at the entry's signal bar (NaN = none); they
+    # replace stop_loss / take_profit when given
+    stop_distance: list[float] | None = None
+    take_profit_distance: list[float] | None = None
 
 
 @dataclass
@@ -48,6 +52,7 @@ class RefOrder:
     closes: bool = False  # closes the whole position
     seen: bool = False  # has faced one open already (a later limit fill is a maker fill)
     group: int = -1
+    signal_bar: int = -1  # entries: the bar whose signal placed them
 
 
 @dataclass
@@ -189,23 +194,33 @@ class ReferenceSim:
     def open_exits(self, entry: RefOrder, bar: int, price: float, at_open: bool) -> None:
         cfg, side = self.cfg, entry.side
         first = bar if at_open else bar + 1
-        if cfg.stop_loss is not None:
+        stop = take = math.nan
+        if cfg.stop_distance is not None:
+            stop = price - side * cfg.stop_distance[entry.signal_bar]
+        elif cfg.stop_loss is not None:
+            stop = price * (1 - side * cfg.stop_loss)
+        if cfg.take_profit_distance is not None:
+            take = price + side * cfg.take_profit_distance[entry.signal_bar]
+        elif cfg.take_profit is not None:
+            take = price * (1 + side * cfg.take_profit)
+        # a level at or below zero is never reached (the engine records it as rejected)
+        if not math.isnan(stop) and self.tick_round(stop) > 0:
             self.new_order(
                 side=-side,
                 kind="stop",
                 tag="stop",
                 first_bar=first,
                 closes=True,
-                price=self.tick_round(price * (1 - side * cfg.stop_loss)),
+                price=self.tick_round(stop),
             )
-        if cfg.take_profit is not None:
+        if not math.isnan(take) and self.tick_round(take) > 0:
             self.new_order(
                 side=-side,
                 kind="limit",
                 tag="take_profit",
                 first_bar=first,
                 closes=True,
-                price=self.tick_round(price * (1 + side * cfg.take_profit)),
+                price=self.tick_round(take),
             )
         if cfg.trail_pct is not None or cfg.trail_abs is not None:
             self.new_order(
@@ -327,6 +342,7 @@ class ReferenceSim:
                     tag="entry",
                     first_bar=i + 1,
                     price=math.nan,
+                    signal_bar=i,
                 )
             else:
                 self.new_order(
@@ -336,6 +352,7 @@ class ReferenceSim:
                     first_bar=i + 1,
                     last_bar=i + self.cfg.entry_valid_bars,
                     price=self.tick_round(lim),
+                    signal_bar=i,
                 )
 
     def run(self, le, lx, se, sx, limit=None) -> RefResult:

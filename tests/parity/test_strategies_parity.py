@@ -85,3 +85,49 @@ def test_sweep_from_a_cache_equals_fresh_runs(btc: pl.DataFrame) -> None:
         fresh = d.run(btc, {"fast": fast, "slow": slow}, path="events", **SETTINGS)
         assert_identical(swept, fresh)
     assert cache.misses == 4
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},  # the documented defaults: EMA 10/30, EMA200 rising vs 10 bars, 2.5 ATR stop
+        {"fast": 5, "slow": 20, "ma_type": "sma", "trend_period": 100, "atr_stop": 1.0,
+         "rsi_min": 40.0, "rsi_max": 80.0},
+    ],
+)  # fmt: skip
+def test_regime_ma_cross_signals_equal_events(btc: pl.DataFrame, params: dict) -> None:
+    d = registry.get("regime_ma_cross")
+    assert d.has_signals
+    fast = d.run(btc, params, path="signals", **SETTINGS)
+    event = d.run(btc, params, path="events", **SETTINGS)
+    assert fast.trades.height > 20
+    assert {"signal", "stop"} <= set(fast.trades["exit_reason"].to_list())
+    assert_identical(fast, event)
+    # the stop is attached at fill - atr_stop * ATR[signal bar], rounded to the tick
+    cond = d.conditions(btc, params)
+    atr_stop = d.resolve(params)["atr_stop"]
+    orders = fast.orders
+    times = btc["open_time"]
+    for e in (
+        orders.filter((pl.col("tag") == "entry") & (pl.col("status") == "filled"))
+        .head(20)
+        .iter_rows(named=True)
+    ):
+        signal = times.search_sorted(e["created_time"])
+        stop = orders.row(e["order_id"] + 1, named=True)
+        assert stop["type"] == "stop"
+        want = round((e["fill_price"] - atr_stop * cond.atr[signal]) / 0.01) * 0.01
+        assert stop["stop_price"] == pytest.approx(want, abs=1e-9)
+
+
+@pytest.mark.shared_data
+def test_regime_sweep_from_a_cache_equals_fresh_runs(btc: pl.DataFrame) -> None:
+    d = registry.get("regime_ma_cross")
+    cache = IndicatorCache()
+    arrays = BarArrays.of(btc)
+    config = qf.Backtest(**SETTINGS)
+    for atr_stop in (1.5, 2.5):
+        p = {"atr_stop": atr_stop}
+        swept = d.signals(arrays, p, cache).run(btc, config)
+        assert_identical(swept, d.run(btc, p, path="events", **SETTINGS))

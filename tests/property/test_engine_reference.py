@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -68,6 +69,35 @@ def configs(draw):
     )
 
 
+@st.composite
+def distance_kinds(draw):
+    """Absolute exit distances: (which of stop / take-profit, scale, fraction of NaN bars)."""
+    which = draw(st.sampled_from([None, "stop", "take_profit", "both"]))
+    # 0.3 and 1.0 bar ranges; 200 puts a long's stop (or a short's target) below zero
+    scale = draw(st.sampled_from([0.3, 1.0, 200.0]))
+    holes = draw(st.sampled_from([0.0, 0.3]))
+    return which, scale, holes
+
+
+def with_distances(cfg: RefConfig, kind, hi, lo, seed: int) -> RefConfig:
+    """Return ``cfg`` with per-bar distance arrays (scale x the bar's range) replacing fractions."""
+    which, scale, holes = kind
+    if which is None:
+        return cfg
+    rng = np.random.default_rng(seed)
+    n = hi.shape[0]
+    base = (hi - lo) + 0.05
+    dist = np.where(rng.random(n) < holes, np.nan, scale * base * rng.uniform(0.5, 1.5, n))
+    if scale > 100.0:
+        dist = np.full(n, scale)
+    lst = [float(x) for x in dist]
+    if which in ("stop", "both"):
+        cfg = replace(cfg, stop_loss=None, stop_distance=lst)
+    if which in ("take_profit", "both"):
+        cfg = replace(cfg, take_profit=None, take_profit_distance=lst)
+    return cfg
+
+
 def run_kernel(cfg: RefConfig, op, hi, lo, cl, sig, limit):
     n = op.shape[0]
     slip = FixedBps(cfg.slip_bps) if cfg.slip_bps > 0 else NoSlippage()
@@ -89,8 +119,13 @@ def run_kernel(cfg: RefConfig, op, hi, lo, cl, sig, limit):
         take_profit=cfg.take_profit,
         trailing=trail,
         timeout_bars=cfg.timeout,
+        stop_distance=None if cfg.stop_distance is None else np.array(cfg.stop_distance),
+        take_profit_distance=(
+            None if cfg.take_profit_distance is None else np.array(cfg.take_profit_distance)
+        ),
     )
     sl, tp, tk, tv, to = rules.lower()
+    sl_dist, tp_dist = rules.distances(n)
     mode = {"qty": SizeMode.QTY, "notional": SizeMode.NOTIONAL, "pct": SizeMode.PERCENT_EQUITY}
     state = SimState(n, cfg.cash, capacity=64)
     lim = limit if limit is not None else np.full(n, np.nan)
@@ -113,6 +148,8 @@ def run_kernel(cfg: RefConfig, op, hi, lo, cl, sig, limit):
             np.full(n, cfg.size),
             sl,
             tp,
+            sl_dist,
+            tp_dist,
             tk,
             tv,
             to,
@@ -169,9 +206,10 @@ def assert_same(state, ref) -> None:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(bars=bar_series(), cfg=configs())
-def test_kernel_matches_reference(bars, cfg) -> None:
+@given(bars=bar_series(), cfg=configs(), dist=distance_kinds(), seed=st.integers(0, 2**16))
+def test_kernel_matches_reference(bars, cfg, dist, seed) -> None:
     op, hi, lo, cl, sig, limit = bars
+    cfg = with_distances(cfg, dist, hi, lo, seed)
     state = run_kernel(cfg, op, hi, lo, cl, sig, limit)
     ref = simulate_reference(cfg, op, hi, lo, cl, *sig, limit)
     assert_same(state, ref)

@@ -267,6 +267,8 @@ def submit_nb(
     o.tp_pct = tp_pct
     o.sl_price = round_price_nb(sl_price, tick)
     o.tp_price = round_price_nb(tp_price, tick)
+    o.sl_dist = np.nan
+    o.tp_dist = np.nan
     o.child_trail_kind = trail_kind if kind != TRAILING_STOP else TR_NONE
     o.child_trail_value = trail_value if kind != TRAILING_STOP else np.nan
     o.timeout_bars = timeout_bars
@@ -307,11 +309,17 @@ def _spawn_exits_nb(orders, active, ist, params, k, i, price, pos_side, at_open,
     o = orders[k]
     ab = i if at_open else i + 1
     sl = o.sl_price
-    if not np.isfinite(sl) and np.isfinite(o.sl_pct):
-        sl = price * (1.0 - pos_side * o.sl_pct)
+    if not np.isfinite(sl):
+        if np.isfinite(o.sl_dist):
+            sl = price - pos_side * o.sl_dist
+        elif np.isfinite(o.sl_pct):
+            sl = price * (1.0 - pos_side * o.sl_pct)
     tp = o.tp_price
-    if not np.isfinite(tp) and np.isfinite(o.tp_pct):
-        tp = price * (1.0 + pos_side * o.tp_pct)
+    if not np.isfinite(tp):
+        if np.isfinite(o.tp_dist):
+            tp = price + pos_side * o.tp_dist
+        elif np.isfinite(o.tp_pct):
+            tp = price * (1.0 + pos_side * o.tp_pct)
     nan = np.nan
     if np.isfinite(sl):
         submit_nb(orders, active, ist, params, i, ab, STOP, -pos_side, S_CLOSE, 0.0, nan, sl,
@@ -384,8 +392,11 @@ def _size_nb(o, price, pos, cash, fee_rate, lot, closing):
         qty = o.size_value * (cash + pos * price) / (price * (1.0 + fee_rate))
     else:
         stop = o.sl_price
-        if not np.isfinite(stop) and np.isfinite(o.sl_pct):
-            stop = price * (1.0 - o.side * o.sl_pct)
+        if not np.isfinite(stop):
+            if np.isfinite(o.sl_dist):
+                stop = price - o.side * o.sl_dist
+            elif np.isfinite(o.sl_pct):
+                stop = price * (1.0 - o.side * o.sl_pct)
         dist = abs(price - stop)
         if not (dist > 0.0):
             return -1.0

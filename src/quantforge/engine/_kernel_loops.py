@@ -170,7 +170,7 @@ def advance_nb(start, stop, op, hi, lo, cl, vol, atr, flags, funding, orders, ac
 
 @njit(cache=True)
 def signal_orders_nb(i, le, lx, se, sx, entry_limit, size_mode, size, sl_pct, tp_pct,
-                     trail_kind, trail_value, timeout_bars, entry_bars, cl,
+                     sl_dist, tp_dist, trail_kind, trail_value, timeout_bars, entry_bars, cl,
                      orders, active, ist, fs, params):
     """Turn bar ``i``'s signals into orders (filling from bar i+1).
 
@@ -211,16 +211,19 @@ def signal_orders_nb(i, le, lx, se, sx, entry_limit, size_mode, size, sl_pct, tp
         lim = entry_limit[i]
         kind = LIMIT if np.isfinite(lim) else MARKET
         tif = GTB if kind == LIMIT else GTC
-        submit_nb(orders, active, ist, params, i, i + 1, kind, side, size_mode, size[i], lim,
-                  nan, tif, entry_bars, T_ENTRY, 0, sl_pct, tp_pct, nan, nan, trail_kind,
-                  trail_value, cl[i], timeout_bars, -1)
+        k = submit_nb(orders, active, ist, params, i, i + 1, kind, side, size_mode, size[i],
+                      lim, nan, tif, entry_bars, T_ENTRY, 0, sl_pct, tp_pct, nan, nan,
+                      trail_kind, trail_value, cl[i], timeout_bars, -1)
+        # absolute exit distances come from the signal bar (no look-ahead)
+        orders[k].sl_dist = sl_dist[i]
+        orders[k].tp_dist = tp_dist[i]
 
 
 @njit(cache=True)
 def simulate_signals_nb(start, stop, op, hi, lo, cl, vol, atr, flags, funding, le, lx, se, sx,
-                        entry_limit, size_mode, size, sl_pct, tp_pct, trail_kind, trail_value,
-                        timeout_bars, entry_bars, orders, active, fills, trades, fs, ist, params,
-                        cash_out, pos_out):
+                        entry_limit, size_mode, size, sl_pct, tp_pct, sl_dist, tp_dist,
+                        trail_kind, trail_value, timeout_bars, entry_bars, orders, active, fills,
+                        trades, fs, ist, params, cash_out, pos_out):
     """Fast path: run bars ``start..stop-1`` with signal arrays and declarative exits.
 
     Return the first bar not processed (``stop`` when done; earlier when the record arrays need
@@ -253,8 +256,8 @@ def simulate_signals_nb(start, stop, op, hi, lo, cl, vol, atr, flags, funding, l
             risk_nb(i, cl, flags, orders, active, ist, fs, params)
         if le[i] or lx[i] or se[i] or sx[i]:
             signal_orders_nb(i, le, lx, se, sx, entry_limit, size_mode, size, sl_pct, tp_pct,
-                             trail_kind, trail_value, timeout_bars, entry_bars, cl, orders,
-                             active, ist, fs, params)
+                             sl_dist, tp_dist, trail_kind, trail_value, timeout_bars,
+                             entry_bars, cl, orders, active, ist, fs, params)
         cash_out[i] = fs[F_CASH]
         pos_out[i] = fs[F_POS]
     return n

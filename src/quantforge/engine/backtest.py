@@ -149,6 +149,7 @@ class Backtest:
         size_mode, size_value = self.sizing.lower()
         sizes = _float_array(size, n, "size", size_value)
         sl_pct, tp_pct, trail_kind, trail_value, timeout = self.exit_rules.lower()
+        sl_dist, tp_dist = self.exit_rules.distances(n)
         state = SimState(n, self.cash)
         params = self.params()
         start = 0
@@ -156,7 +157,8 @@ class Backtest:
             start = loops.simulate_signals_nb(
                 start, n, market.open, market.high, market.low, market.close, market.volume,
                 market.atr, market.flags, market.funding, le, lx, se, sx, limit, size_mode,
-                sizes, sl_pct, tp_pct, trail_kind, trail_value, timeout, self.entry_valid_bars,
+                sizes, sl_pct, tp_pct, sl_dist, tp_dist, trail_kind, trail_value, timeout,
+                self.entry_valid_bars,
                 state.orders, state.active, state.fills, state.trades, state.fs, state.ist,
                 params, state.cash_out, state.pos_out,
             )  # fmt: skip

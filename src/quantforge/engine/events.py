@@ -20,10 +20,10 @@ import numpy as np
 from quantforge._typing import FloatArray
 from quantforge.engine import _kernel as k
 from quantforge.engine import _kernel_loops as loops
-from quantforge.engine.exits import TrailingStop
+from quantforge.engine.exits import ExitRules, TrailingStop
 from quantforge.engine.records import ExitReason, OrderType, SizeMode, TimeInForce, TrailKind
 from quantforge.errors import ConfigError, StrategyError
-from quantforge.strategies.base import Fill, Strategy, TimeInForceSpec
+from quantforge.strategies.base import ExitTag, Fill, Strategy, TimeInForceSpec
 
 if TYPE_CHECKING:
     from quantforge.engine.backtest import Backtest
@@ -34,6 +34,19 @@ log = logging.getLogger(__name__)
 
 _TAGS = {int(m): m.name.lower() for m in ExitReason}
 _NAN = math.nan
+#: exit reasons a user-placed reduce-only order may carry
+_USER_TAGS = {m.name.lower(): int(m) for m in (
+    ExitReason.SIGNAL, ExitReason.STOP, ExitReason.TAKE_PROFIT, ExitReason.TRAILING,
+    ExitReason.TIMEOUT,
+)}  # fmt: skip
+
+
+def _exit_tag(tag: str) -> int:
+    code = _USER_TAGS.get(tag)
+    if code is None:
+        msg = f"tag={tag!r}; use one of {sorted(_USER_TAGS)}"
+        raise ConfigError(msg)
+    return code
 
 
 class EventContext:
@@ -121,6 +134,9 @@ class EventContext:
         trailing: TrailingStop | float | None = None,
         timeout_bars: int | None = None,
         reduce_only: bool = False,
+        stop_distance: float | None = None,
+        take_profit_distance: float | None = None,
+        tag: ExitTag | None = None,
     ) -> int:
         """Place a buy order filling from the next bar; return its id.
 
@@ -128,11 +144,16 @@ class EventContext:
         ``trail`` a trailing stop following the best price from the current close. Without
         ``qty`` the quantity comes from ``size`` or the backtest's sizer. ``stop_loss``,
         ``take_profit``, ``trailing`` and ``timeout_bars`` attach exits (as in `ExitRules`);
-        when all are None an entry gets the backtest's ``exit_rules``. ``tif`` is "gtc", "ioc"
-        or a number of bars. Rejections are recorded in the ledger, not raised.
+        when all are None an entry gets the backtest's ``exit_rules``. ``stop_distance`` /
+        ``take_profit_distance`` attach a stop / take-profit at that price distance from the
+        entry fill (live from the entry bar like the other attached exits). ``tag`` labels a
+        reduce-only order's exit reason ("signal" by default; "stop", "take_profit",
+        "trailing" or "timeout"). ``tif`` is "gtc", "ioc" or a number of bars. Rejections are
+        recorded in the ledger, not raised.
         """
         return self._submit(1, qty, size, limit, stop, trail, tif, stop_loss, take_profit,
-                            trailing, timeout_bars, reduce_only)  # fmt: skip
+                            trailing, timeout_bars, reduce_only, stop_distance,
+                            take_profit_distance, tag)  # fmt: skip
 
     def sell(
         self,
@@ -148,18 +169,25 @@ class EventContext:
         trailing: TrailingStop | float | None = None,
         timeout_bars: int | None = None,
         reduce_only: bool = False,
+        stop_distance: float | None = None,
+        take_profit_distance: float | None = None,
+        tag: ExitTag | None = None,
     ) -> int:
         """Place a sell order filling from the next bar; return its id (see `buy`)."""
         return self._submit(-1, qty, size, limit, stop, trail, tif, stop_loss, take_profit,
-                            trailing, timeout_bars, reduce_only)  # fmt: skip
+                            trailing, timeout_bars, reduce_only, stop_distance,
+                            take_profit_distance, tag)  # fmt: skip
 
-    def close_position(self) -> int | None:
-        """Close the whole position with a market order at the next open (None when flat)."""
+    def close_position(self, *, tag: ExitTag = "signal") -> int | None:
+        """Close the whole position with a market order at the next open (None when flat).
+
+        ``tag`` is the trade's exit reason (see `buy`).
+        """
         pos = self._state.fs[k.F_POS]
         if pos == 0.0:
             return None
         return self._raw(k.MARKET, -1 if pos > 0.0 else 1, k.S_CLOSE, 0.0, _NAN, _NAN, k.GTC, 0,
-                         k.T_SIGNAL, 1, _NAN, _NAN, k.TR_NONE, _NAN, 0)  # fmt: skip
+                         _exit_tag(tag), 1, _NAN, _NAN, k.TR_NONE, _NAN, 0)  # fmt: skip
 
     def cancel(self, order_id: int) -> bool:
         """Cancel a working order; return False when it is unknown or no longer working."""
@@ -208,6 +236,7 @@ class EventContext:
             tif, n_bars, int(o["tag"]), int(o["reduce_only"]), float(o["sl_pct"]),
             float(o["tp_pct"]), trail_kind, trail_value, int(o["timeout_bars"]),
             float(o["sl_price"]), float(o["tp_price"]), int(o["oco"]),
+            float(o["sl_dist"]), float(o["tp_dist"]),
         )  # fmt: skip
 
     def _submit(
@@ -224,6 +253,9 @@ class EventContext:
         trailing: TrailingStop | float | None,
         timeout_bars: int | None,
         reduce_only: bool,
+        stop_distance: float | None = None,
+        take_profit_distance: float | None = None,
+        tag: ExitTag | None = None,
     ) -> int:
         if qty is not None:
             mode, value = int(SizeMode.QTY), float(qty)
@@ -248,22 +280,32 @@ class EventContext:
         else:
             msg = f"tif={tif!r}; use 'gtc', 'ioc' or a number of bars >= 1"
             raise ConfigError(msg)
-        attached = (stop_loss, take_profit, trailing, timeout_bars)
+        attached = (stop_loss, take_profit, trailing, timeout_bars, stop_distance,
+                    take_profit_distance)  # fmt: skip
+        if tag is not None and not reduce_only:
+            msg = f"tag={tag!r} labels an exit; it needs reduce_only=True"
+            raise ConfigError(msg)
+        sl_d = tp_d = _NAN
         if reduce_only:
             sl, tp, tk, tv, to = _NAN, _NAN, int(TrailKind.NONE), _NAN, 0
         elif all(a is None for a in attached):
-            sl, tp, tk, tv, to = self._config.exit_rules.lower()
+            rules = self._config.exit_rules
+            sl, tp, tk, tv, to = rules.lower()
+            if rules.has_distances:
+                sl_d, tp_d = rules.distances_at(self.i)
         else:
-            from quantforge.engine.exits import ExitRules
-
-            sl, tp, tk, tv, to = ExitRules(stop_loss, take_profit, trailing, timeout_bars).lower()
+            rules = ExitRules(stop_loss, take_profit, trailing, timeout_bars, stop_distance,
+                              take_profit_distance)  # fmt: skip
+            sl, tp, tk, tv, to = rules.lower()
+            sl_d, tp_d = rules.distances_at(self.i)
         if trail is not None:
             tk, tv = trail.lower()
-        tag = int(ExitReason.SIGNAL if reduce_only else ExitReason.ENTRY)
+        code = _exit_tag(tag if tag is not None else "signal") if reduce_only else k.T_ENTRY
         return self._raw(kind, side, mode, value,
                          _NAN if limit is None else float(limit),
                          _NAN if stop is None else float(stop),
-                         tif_code, n_bars, tag, int(reduce_only), sl, tp, tk, tv, to)  # fmt: skip
+                         tif_code, n_bars, code, int(reduce_only), sl, tp, tk, tv, to,
+                         sl_dist=sl_d, tp_dist=tp_d)  # fmt: skip
 
     def _raw(
         self,
@@ -285,6 +327,8 @@ class EventContext:
         sl_price: float = _NAN,
         tp_price: float = _NAN,
         oco: int = -1,
+        sl_dist: float = _NAN,
+        tp_dist: float = _NAN,
     ) -> int:
         st = self._state
         if st.ist[k.I_NORD] + k.HEADROOM > st.orders.shape[0]:
@@ -297,7 +341,12 @@ class EventContext:
         )  # fmt: skip
         if self._submit_fn is None:
             self._submit_fn = entry_point(k.submit_nb, args)
-        return int(self._submit_fn(*args))
+        oid = int(self._submit_fn(*args))
+        if sl_dist == sl_dist or tp_dist == tp_dist:  # not both NaN
+            rec = st.orders[oid]
+            rec["sl_dist"] = sl_dist
+            rec["tp_dist"] = tp_dist
+        return oid
 
 
 def run_events(config: Backtest, market: MarketArrays, state: SimState, strategy: Strategy) -> None:

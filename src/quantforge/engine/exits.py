@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
+
+from quantforge._typing import FloatArray
 from quantforge.engine.records import TrailKind
-from quantforge.errors import ConfigError
+from quantforge.errors import ConfigError, DataValidationError
+
+#: An absolute exit distance: one value for every entry, or one per bar (NaN = none).
+Distance = float | FloatArray | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +50,41 @@ class TrailingStop:
         return int(TrailKind.ABSOLUTE), float(self.absolute)
 
 
+def _check_distance(name: str, value: Distance) -> None:
+    if value is None:
+        return
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1:
+            msg = f"ExitRules.{name} must be a scalar or a 1-D array (one value per bar)"
+            raise ConfigError(msg)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isnan(value) & ~((value > 0.0) & np.isfinite(value))
+        if bad.any():
+            at = int(np.flatnonzero(bad)[0])
+            msg = (f"ExitRules.{name}[{at}] = {value[at]!r}; distances are positive prices "
+                   "(NaN = no exit for an entry signalled on that bar)")  # fmt: skip
+            raise ConfigError(msg)
+        return
+    v = float(value)
+    if not (math.isfinite(v) and v > 0.0):
+        msg = f"ExitRules.{name} must be a positive price distance, got {value!r}"
+        raise ConfigError(msg)
+
+
+def _distance_array(value: Distance, n: int, name: str) -> FloatArray:
+    if value is None:
+        return np.full(n, np.nan)
+    if isinstance(value, np.ndarray):
+        if value.shape != (n,):
+            msg = f"ExitRules.{name} has shape {value.shape}; expected one value per bar, ({n},)"
+            raise DataValidationError(msg)
+        return np.ascontiguousarray(value, dtype=np.float64)
+    return np.full(n, float(value))
+
+
 @dataclass(frozen=True, slots=True)
 class ExitRules:
-    """Exits attached to every entry (fractions of the entry fill price).
+    """Exits attached to every entry (fractions of, or distances from, the entry fill price).
 
     Parameters
     ----------
@@ -58,16 +96,36 @@ class ExitRules:
         Trailing stop (`TrailingStop`), or a float meaning ``TrailingStop(percent=...)``.
     timeout_bars
         Market exit at the open ``timeout_bars`` bars after the entry bar.
+    stop_distance
+        Stop-market exit at ``entry - stop_distance`` for a long (``+`` for a short), in price
+        units: a float for every entry, or an array with one value per bar, read at the bar
+        that *signalled* the entry (the entry fills from the next bar, so there is no
+        look-ahead); NaN there = no stop for that entry. Excludes ``stop_loss``.
+    take_profit_distance
+        Limit exit at ``entry + take_profit_distance`` for a long (``-`` for a short), like
+        ``stop_distance``. Excludes ``take_profit``.
 
-    The exits form one OCO group: the first to fill cancels the others.
+    The exits form one OCO group: the first to fill cancels the others. Distance arrays are
+    compared by identity (two rules holding equal but distinct arrays are not equal).
     """
 
     stop_loss: float | None = None
     take_profit: float | None = None
     trailing: TrailingStop | float | None = None
     timeout_bars: int | None = None
+    stop_distance: Distance = field(default=None, compare=False)
+    take_profit_distance: Distance = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
+        _check_distance("stop_distance", self.stop_distance)
+        _check_distance("take_profit_distance", self.take_profit_distance)
+        if self.stop_loss is not None and self.stop_distance is not None:
+            msg = "ExitRules: give stop_loss (a fraction) or stop_distance (a price), not both"
+            raise ConfigError(msg)
+        if self.take_profit is not None and self.take_profit_distance is not None:
+            msg = ("ExitRules: give take_profit (a fraction) or take_profit_distance (a price), "
+                   "not both")  # fmt: skip
+            raise ConfigError(msg)
         for name in ("stop_loss", "take_profit"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0.0):
@@ -99,3 +157,27 @@ class ExitRules:
             value,
             0 if self.timeout_bars is None else int(self.timeout_bars),
         )
+
+    @property
+    def has_distances(self) -> bool:
+        """Return whether any absolute distance is set."""
+        return self.stop_distance is not None or self.take_profit_distance is not None
+
+    def distances(self, n: int) -> tuple[FloatArray, FloatArray]:
+        """Return the per-bar (stop, take-profit) distance arrays for ``n`` bars (NaN = none)."""
+        return (
+            _distance_array(self.stop_distance, n, "stop_distance"),
+            _distance_array(self.take_profit_distance, n, "take_profit_distance"),
+        )
+
+    def distances_at(self, i: int) -> tuple[float, float]:
+        """Return the (stop, take-profit) distances for an entry signalled at bar ``i``."""
+        return _distance_at(self.stop_distance, i), _distance_at(self.take_profit_distance, i)
+
+
+def _distance_at(value: Distance, i: int) -> float:
+    if value is None:
+        return math.nan
+    if isinstance(value, np.ndarray):
+        return float(value[i])
+    return float(value)

@@ -51,6 +51,7 @@ class _Leg:
     state: SimState
     params: FloatArray
     signals: tuple[BoolArray, BoolArray, BoolArray, BoolArray, FloatArray, FloatArray]
+    distances: tuple[FloatArray, FloatArray]  # absolute stop / take-profit distance per bar
 
 
 def backtest_portfolio(
@@ -129,7 +130,8 @@ def _leg(
         _float_array(s.entry_price, n, f"{symbol}.entry_price", np.nan),
         _float_array(s.size, n, f"{symbol}.size", config.sizing.lower()[1]),
     )
-    return _Leg(symbol, config, market, SimState(n, config.cash), config.params(), arrays)
+    return _Leg(symbol, config, market, SimState(n, config.cash), config.params(), arrays,
+                config.exit_rules.distances(n))  # fmt: skip
 
 
 def _check_aligned(legs: list[_Leg]) -> None:
@@ -154,7 +156,8 @@ def _args(leg: _Leg, i: int) -> tuple[Any, ...]:
     mode = cfg.sizing.lower()[0]
     sl, tp, tk, tv, to = cfg.exit_rules.lower()
     return (i, i + 1, m.open, m.high, m.low, m.close, m.volume, m.atr, m.flags, m.funding,
-            le, lx, se, sx, limit, mode, size, sl, tp, tk, tv, to, cfg.entry_valid_bars,
+            le, lx, se, sx, limit, mode, size, sl, tp, *leg.distances, tk, tv, to,
+            cfg.entry_valid_bars,
             st.orders, st.active, st.fills, st.trades, st.fs, st.ist, leg.params, st.cash_out,
             st.pos_out)  # fmt: skip
 

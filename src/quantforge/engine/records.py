@@ -166,6 +166,8 @@ ORDER_DTYPE: Final = np.dtype(
         ("tp_pct", np.float64),
         ("sl_price", np.float64),
         ("tp_price", np.float64),
+        ("sl_dist", np.float64),  # absolute distances from the entry fill (price units)
+        ("tp_dist", np.float64),
         ("child_trail_kind", np.int64),
         ("child_trail_value", np.float64),
         ("timeout_bars", np.int64),

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from quantforge.engine.sizing import Sizer
 
 TimeInForceSpec = Literal["gtc", "ioc"] | int
+#: exit reason of a user-placed reduce-only order (``tag=``)
+ExitTag = Literal["signal", "stop", "take_profit", "trailing", "timeout"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +111,9 @@ class Context(Protocol):
         trailing: TrailingStop | float | None = None,
         timeout_bars: int | None = None,
         reduce_only: bool = False,
+        stop_distance: float | None = None,
+        take_profit_distance: float | None = None,
+        tag: ExitTag | None = None,
     ) -> int:
         """Place a buy order; return its id (see `quantforge.engine.events.EventContext.buy`)."""
         ...
@@ -127,11 +132,14 @@ class Context(Protocol):
         trailing: TrailingStop | float | None = None,
         timeout_bars: int | None = None,
         reduce_only: bool = False,
+        stop_distance: float | None = None,
+        take_profit_distance: float | None = None,
+        tag: ExitTag | None = None,
     ) -> int:
         """Place a sell order; return its id."""
         ...
 
-    def close_position(self) -> int | None:
+    def close_position(self, *, tag: ExitTag = "signal") -> int | None:
         """Close the whole position at the next open; return the order id (None when flat)."""
         ...
 

@@ -10,9 +10,11 @@ import numpy as np
 import polars as pl
 
 from quantforge._typing import BoolArray, FloatArray
-from quantforge.strategies.base import Context, Fill, Strategy
+from quantforge.engine.exits import ExitRules
+from quantforge.strategies.base import Context, Strategy
 from quantforge.strategies.library._common import (
     BarArrays,
+    SignalPlan,
     StrategyDefinition,
     as_arrays,
     crosses_above,
@@ -70,6 +72,11 @@ def regime_conditions(
     )
 
 
+def stop_distances(cond: RegimeConditions, atr_stop: float) -> FloatArray:
+    """Return ``atr_stop * ATR[t]`` on the entry bars t and NaN elsewhere (no stop)."""
+    return np.where(cond.entry, atr_stop * cond.atr, np.nan)
+
+
 class RegimeMaCrossStrategy(Strategy):
     """Event-path ``regime_ma_cross`` (see `RegimeMaCross` for the rules)."""
 
@@ -77,51 +84,21 @@ class RegimeMaCrossStrategy(Strategy):
         self.cond = cond
         self.entry = cond.entry
         self.atr_stop = atr_stop
-        self.signal_atr = np.nan  # ATR on the bar that signalled the pending entry
-        self.stop_id: int | None = None
-        #: (fill bar, stop price) of every protective stop placed
-        self.stops: list[tuple[int, float]] = []
+        self.distance = stop_distances(cond, atr_stop)
 
     @property
     def name(self) -> str:
         """Return the registry name."""
         return "regime_ma_cross"
 
-    def on_fill(self, ctx: Context, fill: Fill) -> None:
-        """Move the entry's attached stop to exactly ``fill - atr_stop * ATR[signal]``."""
-        if fill.tag == "entry" and fill.position > 0.0:
-            level = fill.price - self.atr_stop * self.signal_atr
-            # the stop attached to the entry was spawned right after its fill: the only working
-            # order newer than the entry (none when it already filled on the entry bar)
-            children = [x for x in ctx.open_orders if x > fill.order_id]
-            if children and level > 0.0:
-                self.stop_id = ctx.replace(children[0], stop=level)
-                self.stops.append((fill.bar, level))
-            elif children:
-                self.stop_id = children[0]
-        elif fill.position == 0.0:
-            if self.stop_id is not None:
-                ctx.cancel(self.stop_id)
-            self.stop_id = None
-
     def on_bar(self, ctx: Context) -> None:
         """Apply the rules to bar ``ctx.i``."""
         i = ctx.i
         if ctx.position > 0.0:
             if self.cond.cross_down[i]:
-                if self.stop_id is not None:
-                    ctx.cancel(self.stop_id)
-                    self.stop_id = None
                 ctx.close_position()
         elif ctx.position == 0.0 and self.entry[i]:
-            self.signal_atr = float(self.cond.atr[i])
-            # entry-bar protection: the fill price is unknown now, so attach the stop as the
-            # fraction of the signal close; on_fill moves it to the exact ATR distance
-            fraction = self.atr_stop * self.signal_atr / ctx.close
-            if 0.0 < fraction < 1.0:
-                ctx.buy(stop_loss=fraction)
-            else:
-                ctx.buy(stop_loss=None)
+            ctx.buy(stop_distance=float(self.distance[i]))
 
 
 class RegimeMaCross(StrategyDefinition):
@@ -140,14 +117,11 @@ class RegimeMaCross(StrategyDefinition):
 
       A condition whose indicators are still warming up (NaN) is false.
     - **Stop**: a stop-market sell at ``entry_fill_price - atr_stop * ATR[t]`` (2.5 × the ATR of
-      the signal bar; entry = the fill price) from the bar after the entry bar on. On the entry
-      bar itself the fill price is not known when the order is placed, and the engine can only
-      attach a stop as a fraction of the fill, so the stop there is
-      ``fill * (1 - atr_stop * ATR[t] / close[t])`` — the same distance scaled by
-      ``fill / close[t]`` (the gap between the signal close and the next open). When the entry
-      fills, that attached stop is replaced by the exact one.
+      the signal bar t; entry = the fill price), attached to the entry so it works from the
+      entry bar on (`ExitRules.stop_distance`, known at t, applied to the fill at t+1).
     - **Exit**: when long, close at the next open when the fast MA crosses below the slow MA
-      (the stop is canceled then).
+      (the stop is canceled once the position is flat; when the next open gaps through the
+      stop, the stop fills first and the exit order finds no position).
     - Every constant above is a parameter; one position at a time.
     """
 
@@ -184,6 +158,21 @@ class RegimeMaCross(StrategyDefinition):
             ),
         ),
     )
+
+    def signals(
+        self,
+        bars: pl.DataFrame | BarArrays,
+        params: Mapping[str, object] | None = None,
+        cache: IndicatorCache | None = None,
+    ) -> SignalPlan:
+        """Return the entry / cross-down signals and the per-entry ATR stop distance."""
+        p = self.resolve(params)
+        cond = regime_conditions(as_arrays(bars), p, cache)
+        return SignalPlan(
+            entries=cond.entry,
+            exits=cond.cross_down,
+            exit_rules=ExitRules(stop_distance=stop_distances(cond, get_float(p, "atr_stop"))),
+        )
 
     def build(
         self,
