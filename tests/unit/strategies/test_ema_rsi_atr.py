@@ -171,3 +171,24 @@ def test_a_stop_during_the_vwap_slices_ends_the_entry(make_bars) -> None:
     assert entries["type"].to_list() == ["limit"] * 3
     assert entries["status"].to_list() == ["filled", "expired", "expired"]
     assert s.entry is None
+
+
+def test_entry_bar_is_protected_and_exits_carry_their_reason(make_bars) -> None:
+    # market entry (tier 4) fills at bar 6's open of 100; the attached stop at 100 - 1.5 * 1.0
+    # works on that same bar and is hit by its low of 98
+    low = np.full(N, 99.95)
+    low[6] = 98.0
+    bars = flat(make_bars, low=low)
+    s = hand_strategy(bars, tier1=False, tier2=False, tier3=False, atr=1.0)
+    r = run(bars, s)
+    t = r.trades.row(0, named=True)
+    assert (t["exit_reason"], t["exit_price"], t["bars_held"]) == ("stop", 98.5, 0)
+    # a target reached later is booked as take_profit (the strategy's re-priced order)
+    high = np.full(N, 100.05)
+    high[9] = 102.5
+    bars = flat(make_bars, high=high)
+    s = hand_strategy(bars, tier1=False, tier2=False, tier3=False, atr=1.0)
+    r = run(bars, s)
+    t = r.trades.row(0, named=True)
+    assert (t["exit_reason"], t["exit_price"]) == ("take_profit", 102.0)
+    assert set(r.orders.filter(pl.col("reduce_only"))["tag"].to_list()) == {"stop", "take_profit"}

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from quantforge._typing import BoolArray, FloatArray
-from quantforge.strategies.base import Context, Fill, Strategy
+from quantforge.strategies.base import Context, ExitTag, Fill, Strategy
 from quantforge.strategies.library._common import (
     BarArrays,
     StrategyDefinition,
@@ -130,10 +130,13 @@ class EmaRsiAtrStrategy(Strategy):
         ends that entry: the working entry order is canceled and no further tier starts.
         """
         if fill.tag == "entry":
+            opened = self.entry_qty == 0.0
             self.entry_value += fill.qty * fill.price
             self.entry_qty += fill.qty
             if self.entry is not None:
                 self.entry.filled += fill.qty
+            if opened and fill.position != 0.0:
+                self._adopt_attached(ctx, fill)
         if fill.position == 0.0:
             for oid in (self.stop_id, self.tp_id):
                 if oid is not None:
@@ -144,6 +147,21 @@ class EmaRsiAtrStrategy(Strategy):
             self._placed.clear()
             if fill.tag != "entry":
                 self._abort_entry(ctx)
+
+    def _adopt_attached(self, ctx: Context, fill: Fill) -> None:
+        # the engine spawns an entry's attached exits right after its fill, stop first, so
+        # the working orders newer than the entry are [stop, take-profit]; `_protect` re-prices
+        # them from the average entry from this bar on
+        sl, tp = self._distances()
+        want = (sl is not None) + (tp is not None)
+        kids = sorted(x for x in ctx.open_orders if x > fill.order_id)
+        if want == 0 or len(kids) != want:
+            return  # one of them already filled on the entry bar (and the other was canceled)
+        self.stop_id = kids[0]
+        self._placed["stop"] = (math.nan, math.nan)
+        if tp is not None:
+            self.tp_id = kids[1]
+            self._placed["limit"] = (math.nan, math.nan)
 
     # -- bars ------------------------------------------------------------------------------
     def on_bar(self, ctx: Context) -> None:
@@ -209,7 +227,15 @@ class EmaRsiAtrStrategy(Strategy):
         if not (limit is None or (np.isfinite(limit) and limit > 0.0)):
             limit = ctx.close
         place = ctx.buy if side > 0 else ctx.sell
-        return place(qty, limit=limit, tif=bars, stop_loss=None)
+        # the stop (and target) ride on the entry, so they work from the entry bar on
+        sl, tp = self._distances()
+        return place(qty, limit=limit, tif=bars, stop_distance=sl, take_profit_distance=tp)
+
+    def _distances(self) -> tuple[float | None, float | None]:
+        atr = self.trade_atr
+        if not (np.isfinite(atr) and atr > 0.0):
+            return None, None
+        return self.sl_atr * atr, None if self.trail_tp else self.tp_atr * atr
 
     def _work_entry(self, ctx: Context) -> None:
         e = self.entry
@@ -276,7 +302,8 @@ class EmaRsiAtrStrategy(Strategy):
             new = ctx.replace(oid, qty=qty, stop=stop, limit=limit)
         else:
             place = ctx.buy if side > 0 else ctx.sell
-            new = place(qty, stop=stop, limit=limit, reduce_only=True)
+            tag: ExitTag = "stop" if stop is not None else "take_profit"
+            new = place(qty, stop=stop, limit=limit, reduce_only=True, tag=tag)
         self._placed[kind] = (price, qty)
         return new
 
@@ -308,10 +335,11 @@ class EmaRsiAtr(StrategyDefinition):
          ``remaining / slices_left`` at the rolling VWAP(``vwap_period``) of that bar;
       4. a market order at the next open for the rest.
 
-    - **Exits** (placed once a position exists, re-priced every bar, working from the bar after
-      the fill that opened the position; the entry bar itself is unprotected because the engine
-      cannot attach ATR-distance stops to a fill price it does not know yet): ``atr = ATR[t]`` of
-      the signal bar, ``entry`` = average fill price.
+    - **Exits** (attached to every entry order at ``fill -/+ sl_atr * atr`` and
+      ``fill +/- tp_atr * atr``, so they work from the bar the position opened; re-priced from
+      the bar's close on, replaced as the position and the average entry grow over the tiers):
+      ``atr = ATR[t]`` of the signal bar, ``entry`` = average fill price. Trades closed by
+      them carry the exit reason ``stop`` (the stop, trailing or not) or ``take_profit``.
 
       - stop at ``entry - sl_atr * atr`` (long; ``+`` short);
       - take-profit limit at ``entry + tp_atr * atr`` (long);
