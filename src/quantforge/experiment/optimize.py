@@ -497,9 +497,13 @@ def _objective(plan: _StudyPlan, payload: _Payload) -> Callable[[optuna.Trial], 
         segment: SegmentResult | None = None
         for step, fraction in enumerate(plan.spec.fractions):
             end = max(2, round(n * fraction))
-            segment = simulate_segment(
-                plan.strategy, params, payload.columns, payload.backtest, 0, end
-            )
+            try:
+                segment = simulate_segment(
+                    plan.strategy, params, payload.columns, payload.backtest, 0, end
+                )
+            except ConfigError as e:  # parameters the strategy rejects (e.g. slow <= fast)
+                trial.set_user_attr("pruned_reason", str(e))
+                raise optuna.TrialPruned(str(e)) from e
             raw = segment.metrics.get(plan.metric)
             value = math.nan if raw is None else float(raw)
             if math.isnan(value):
