@@ -37,132 +37,148 @@ from numba import njit
 # fmt: off
 # (kernel call sites pass many positional arrays; one argument per line would triple the file)
 
+# Every constant is a NumPy scalar, not a Python int: Numba types a Python int (or bool) constant
+# passed to another compiled function as a Literal and compiles a separate specialisation of the
+# callee for each distinct value (fill_nb was compiled 9 times, submit_nb 11 times). NumPy
+# scalars are typed as plain int64/bool, so every callee has exactly one specialisation.
+_i64 = np.int64
+
 # order kinds
-MARKET = 0
-LIMIT = 1
-STOP = 2
-STOP_LIMIT = 3
-TRAILING_STOP = 4
+MARKET = _i64(0)
+LIMIT = _i64(1)
+STOP = _i64(2)
+STOP_LIMIT = _i64(3)
+TRAILING_STOP = _i64(4)
 # time in force
-GTC = 0
-GTB = 1
-IOC = 2
+GTC = _i64(0)
+GTB = _i64(1)
+IOC = _i64(2)
 # status
-ACTIVE = 1
-FILLED = 2
-CANCELED = 3
-REJECTED = 4
-EXPIRED = 5
+ACTIVE = _i64(1)
+FILLED = _i64(2)
+CANCELED = _i64(3)
+REJECTED = _i64(4)
+EXPIRED = _i64(5)
 # status reasons
-R_NONE = 0
-R_MIN_NOTIONAL = 1
-R_ZERO_QTY = 2
-R_FUNDS = 3
-R_NO_POSITION = 4
-R_SPOT_SHORT = 5
-R_NO_STOP = 6
-R_INVALID_PRICE = 7
-R_MAX_OPEN = 8
-R_OCO = 10
-R_POSITION_CLOSED = 11
-R_USER = 13
-R_IOC = 14
-R_TIME = 15
-R_MAX_POSITION = 17
-R_MAX_NOTIONAL = 18
-R_MAX_LEVERAGE = 19
-R_HALTED = 20
+R_NONE = _i64(0)
+R_MIN_NOTIONAL = _i64(1)
+R_ZERO_QTY = _i64(2)
+R_FUNDS = _i64(3)
+R_NO_POSITION = _i64(4)
+R_SPOT_SHORT = _i64(5)
+R_NO_STOP = _i64(6)
+R_INVALID_PRICE = _i64(7)
+R_MAX_OPEN = _i64(8)
+R_OCO = _i64(10)
+R_POSITION_CLOSED = _i64(11)
+R_USER = _i64(13)
+R_IOC = _i64(14)
+R_TIME = _i64(15)
+R_MAX_POSITION = _i64(17)
+R_MAX_NOTIONAL = _i64(18)
+R_MAX_LEVERAGE = _i64(19)
+R_HALTED = _i64(20)
 # tags / exit reasons
-T_ENTRY = 0
-T_SIGNAL = 1
-T_STOP = 2
-T_TAKE_PROFIT = 3
-T_TRAILING = 4
-T_TIMEOUT = 5
-T_LIQUIDATION = 6
-T_HALT = 7
-T_END = 8
+T_ENTRY = _i64(0)
+T_SIGNAL = _i64(1)
+T_STOP = _i64(2)
+T_TAKE_PROFIT = _i64(3)
+T_TRAILING = _i64(4)
+T_TIMEOUT = _i64(5)
+T_LIQUIDATION = _i64(6)
+T_HALT = _i64(7)
+T_END = _i64(8)
 # size modes
-S_QTY = 0
-S_NOTIONAL = 1
-S_PCT = 2
-S_RISK = 3
-S_CLOSE = 4
+S_QTY = _i64(0)
+S_NOTIONAL = _i64(1)
+S_PCT = _i64(2)
+S_RISK = _i64(3)
+S_CLOSE = _i64(4)
 # trail kinds
-TR_NONE = 0
-TR_PCT = 1
-TR_ABS = 2
-TR_ATR = 3
+TR_NONE = _i64(0)
+TR_PCT = _i64(1)
+TR_ABS = _i64(2)
+TR_ATR = _i64(3)
 # liquidity
-TAKER = 0
-MAKER = 1
+TAKER = _i64(0)
+MAKER = _i64(1)
 # same-bar rule
-ADVERSE = 0
-FAVORABLE = 1
-OPEN_DISTANCE = 2
+ADVERSE = _i64(0)
+FAVORABLE = _i64(1)
+OPEN_DISTANCE = _i64(2)
 # slippage kinds
-SL_NONE = 0
-SL_BPS = 1
-SL_RANGE = 2
-SL_ATR = 3
-SL_SQRT = 4
+SL_NONE = _i64(0)
+SL_BPS = _i64(1)
+SL_RANGE = _i64(2)
+SL_ATR = _i64(3)
+SL_SQRT = _i64(4)
 # market types
-SPOT = 0
+SPOT = _i64(0)
 
 # bar flags (int8 per bar)
-BF_NEW_DAY = 1  # first bar of a UTC day
-BF_LOW_FIRST = 2  # a finer series shows the low came before the high
-BF_HIGH_FIRST = 4  # ... the high before the low
+BF_NEW_DAY = _i64(1)  # first bar of a UTC day
+BF_LOW_FIRST = _i64(2)  # a finer series shows the low came before the high
+BF_HIGH_FIRST = _i64(4)  # ... the high before the low
 
 # params (float64 vector) layout
-P_MAKER = 0
-P_TAKER = 1
-P_SLIP_KIND = 2
-P_SLIP_VALUE = 3
-P_TICK = 4
-P_LOT = 5
-P_MIN_NOTIONAL = 6
-P_LEVERAGE = 7
-P_MARKET = 8
-P_RULE = 9
-P_MAX_OPEN = 10
-P_MAX_POS = 11
-P_MAX_NOTIONAL = 12
-P_MAX_LEV = 13
-P_MAX_DD = 14
-P_DAILY_LOSS = 15
-P_MMR = 16  # maintenance margin rate (perpetuals); 0 = no liquidation
-P_PART = 17  # max fraction of a bar's volume one order may take; 0 = no cap
-N_PARAMS = 18
+P_MAKER = _i64(0)
+P_TAKER = _i64(1)
+P_SLIP_KIND = _i64(2)
+P_SLIP_VALUE = _i64(3)
+P_TICK = _i64(4)
+P_LOT = _i64(5)
+P_MIN_NOTIONAL = _i64(6)
+P_LEVERAGE = _i64(7)
+P_MARKET = _i64(8)
+P_RULE = _i64(9)
+P_MAX_OPEN = _i64(10)
+P_MAX_POS = _i64(11)
+P_MAX_NOTIONAL = _i64(12)
+P_MAX_LEV = _i64(13)
+P_MAX_DD = _i64(14)
+P_DAILY_LOSS = _i64(15)
+P_MMR = _i64(16)  # maintenance margin rate (perpetuals); 0 = no liquidation
+P_PART = _i64(17)  # max fraction of a bar's volume one order may take; 0 = no cap
+N_PARAMS = _i64(18)
 
 # float state layout
-F_CASH = 0
-F_POS = 1
-F_ENTRY_VAL = 2
-F_ENTRY_QTY = 3
-F_EXIT_VAL = 4
-F_EXIT_QTY = 5
-F_FEES = 6
-F_FUNDING = 7
-F_PEAK = 8  # highest close equity (kill switch)
-F_DAY_START = 9  # equity at the previous day's last close
-F_PREV_EQ = 10  # equity at the previous bar's close
-F_OTHER = 11  # portfolios: value of the account's other positions (at this bar's open)
-N_FSTATE = 12
+F_CASH = _i64(0)
+F_POS = _i64(1)
+F_ENTRY_VAL = _i64(2)
+F_ENTRY_QTY = _i64(3)
+F_EXIT_VAL = _i64(4)
+F_EXIT_QTY = _i64(5)
+F_FEES = _i64(6)
+F_FUNDING = _i64(7)
+F_PEAK = _i64(8)  # highest close equity (kill switch)
+F_DAY_START = _i64(9)  # equity at the previous day's last close
+F_PREV_EQ = _i64(10)  # equity at the previous bar's close
+F_OTHER = _i64(11)  # portfolios: value of the account's other positions (at this bar's open)
+N_FSTATE = _i64(12)
 
 # int state layout
-I_NORD = 0
-I_NFILL = 1
-I_NTRADE = 2
-I_NACT = 3
-I_ENTRY_BAR = 4
-I_SIDE = 5
-I_TIMEOUT_AT = 6
-I_HALT = 7  # 0 trading, 1 halted for good (drawdown), 2 halted until the next UTC day
-N_ISTATE = 8
+I_NORD = _i64(0)
+I_NFILL = _i64(1)
+I_NTRADE = _i64(2)
+I_NACT = _i64(3)
+I_ENTRY_BAR = _i64(4)
+I_SIDE = _i64(5)
+I_TIMEOUT_AT = _i64(6)
+I_HALT = _i64(7)  # 0 trading, 1 halted for good (drawdown), 2 halted until the next UTC day
+N_ISTATE = _i64(8)
 
 # room a bar may need in the record arrays (children, timeout exit, signal orders)
-HEADROOM = 16
+HEADROOM = _i64(16)
+
+
+# plain (non-literal) values for call arguments
+NO_ID = _i64(-1)
+BUY = _i64(1)
+SELL = _i64(-1)
+ZERO = _i64(0)
+ONE = _i64(1)
+YES = np.bool_(True)
+NO = np.bool_(False)
 
 
 @njit(cache=True)
@@ -323,14 +339,14 @@ def _spawn_exits_nb(orders, active, ist, params, k, i, price, pos_side, at_open,
     nan = np.nan
     if np.isfinite(sl):
         submit_nb(orders, active, ist, params, i, ab, STOP, -pos_side, S_CLOSE, 0.0, nan, sl,
-                  GTC, 0, T_STOP, 1, nan, nan, nan, nan, TR_NONE, nan, nan, 0, k)
+                  GTC, ZERO, T_STOP, ONE, nan, nan, nan, nan, TR_NONE, nan, nan, ZERO, k)
     if np.isfinite(tp):
         submit_nb(orders, active, ist, params, i, ab, LIMIT, -pos_side, S_CLOSE, 0.0, tp, nan,
-                  GTC, 0, T_TAKE_PROFIT, 1, nan, nan, nan, nan, TR_NONE, nan, nan, 0, k)
+                  GTC, ZERO, T_TAKE_PROFIT, ONE, nan, nan, nan, nan, TR_NONE, nan, nan, ZERO, k)
     if o.child_trail_kind != TR_NONE:
         submit_nb(orders, active, ist, params, i, ab, TRAILING_STOP, -pos_side, S_CLOSE, 0.0,
-                  nan, nan, GTC, 0, T_TRAILING, 1, nan, nan, nan, nan, o.child_trail_kind,
-                  o.child_trail_value, price, 0, k)
+                  nan, nan, GTC, ZERO, T_TRAILING, ONE, nan, nan, nan, nan, o.child_trail_kind,
+                  o.child_trail_value, price, ZERO, k)
     if o.timeout_bars > 0:
         ist[I_TIMEOUT_AT] = i + o.timeout_bars - 1
     else:
@@ -521,7 +537,7 @@ def fill_nb(orders, active, fills, trades, fs, ist, params, k, i, base, slipped,
         if new_pos == 0.0 or (new_pos > 0.0) != (pos > 0.0):
             _record_trade_nb(trades, fs, ist, i, o.tag if o.tag != T_ENTRY else T_SIGNAL)
             ist[I_TIMEOUT_AT] = -1
-            _cancel_where_nb(orders, active, ist, i, -1, k, R_POSITION_CLOSED)
+            _cancel_where_nb(orders, active, ist, i, NO_ID, k, R_POSITION_CLOSED)
             if new_pos != 0.0:
                 rest = qty - close_q
                 fs[F_ENTRY_VAL] = rest * price
@@ -582,24 +598,24 @@ def _open_phase_nb(orders, active, fills, trades, fs, ist, params, i, op, hi, lo
             continue
         side = o.side
         if o.kind == MARKET:
-            fill_nb(orders, active, fills, trades, fs, ist, params, k, i, px, True, TAKER, True,
+            fill_nb(orders, active, fills, trades, fs, ist, params, k, i, px, YES, TAKER, YES,
                     hi, lo, vol, atr)
             continue
         level, is_limit = _level_nb(o, i, atr)
         if is_limit:
             if side * (level - px) >= 0.0:
                 liq = MAKER if o.arrived == 1 else TAKER
-                fill_nb(orders, active, fills, trades, fs, ist, params, k, i, px, False, liq,
-                        True, hi, lo, vol, atr)
+                fill_nb(orders, active, fills, trades, fs, ist, params, k, i, px, NO, liq,
+                        YES, hi, lo, vol, atr)
         elif side * (px - level) >= 0.0:
             if o.kind == STOP_LIMIT:
                 o.triggered = 1
                 if side * (o.limit - px) >= 0.0:
-                    fill_nb(orders, active, fills, trades, fs, ist, params, k, i, px, False,
-                            TAKER, True, hi, lo, vol, atr)
+                    fill_nb(orders, active, fills, trades, fs, ist, params, k, i, px, NO,
+                            TAKER, YES, hi, lo, vol, atr)
             else:
-                fill_nb(orders, active, fills, trades, fs, ist, params, k, i, px, True, TAKER,
-                        True, hi, lo, vol, atr)
+                fill_nb(orders, active, fills, trades, fs, ist, params, k, i, px, YES, TAKER,
+                        YES, hi, lo, vol, atr)
         if o.status == ACTIVE:
             o.arrived = 1
             if o.tif == IOC:
@@ -618,9 +634,9 @@ def _leg_nb(orders, active, fills, trades, fs, ist, params, i, a, b, hi, lo, vol
     # walk the price from a to b; fill what it reaches, nearest first (ties: submission order)
     up = b > a
     while True:
-        best = -1
+        best = NO_ID
         best_px = 0.0
-        best_lim = False
+        best_lim = NO
         for j in range(ist[I_NACT]):
             k = active[j]
             o = orders[k]
@@ -647,18 +663,18 @@ def _leg_nb(orders, active, fills, trades, fs, ist, params, i, a, b, hi, lo, vol
             break
         o = orders[best]
         if best_lim:
-            fill_nb(orders, active, fills, trades, fs, ist, params, best, i, best_px, False,
-                    MAKER if o.arrived == 1 else TAKER, False, hi, lo, vol, atr)
+            fill_nb(orders, active, fills, trades, fs, ist, params, best, i, best_px, NO,
+                    MAKER if o.arrived == 1 else TAKER, NO, hi, lo, vol, atr)
         elif o.kind == STOP_LIMIT:
             o.triggered = 1
             o.arrived = 0
             if o.side * (o.limit - best_px) >= 0.0:
-                fill_nb(orders, active, fills, trades, fs, ist, params, best, i, best_px, False,
-                        TAKER, False, hi, lo, vol, atr)
+                fill_nb(orders, active, fills, trades, fs, ist, params, best, i, best_px, NO,
+                        TAKER, NO, hi, lo, vol, atr)
             o.arrived = 1
         else:
-            fill_nb(orders, active, fills, trades, fs, ist, params, best, i, best_px, True, TAKER,
-                    False, hi, lo, vol, atr)
+            fill_nb(orders, active, fills, trades, fs, ist, params, best, i, best_px, YES, TAKER,
+                    NO, hi, lo, vol, atr)
     # trailing references follow the leg's end
     for j in range(ist[I_NACT]):
         o = orders[active[j]]
@@ -770,10 +786,10 @@ def _end_of_bar_nb(i, orders, active, ist):
 @njit(cache=True)
 def _timeout_exit_nb(i, orders, active, ist, fs, params):
     ist[I_TIMEOUT_AT] = -1
-    side = -1 if fs[F_POS] > 0.0 else 1
+    side = SELL if fs[F_POS] > 0.0 else BUY
     nan = np.nan
     submit_nb(orders, active, ist, params, i, i + 1, MARKET, side, S_CLOSE, 0.0, nan, nan,
-              GTC, 0, T_TIMEOUT, 1, nan, nan, nan, nan, TR_NONE, nan, nan, 0, -1)
+              GTC, ZERO, T_TIMEOUT, ONE, nan, nan, nan, nan, TR_NONE, nan, nan, ZERO, NO_ID)
 
 
 @njit(cache=True)

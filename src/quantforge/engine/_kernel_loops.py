@@ -14,6 +14,7 @@ from numba import njit
 from quantforge.engine._kernel import (
     ACTIVE,
     BF_NEW_DAY,
+    BUY,
     CANCELED,
     F_CASH,
     F_DAY_START,
@@ -32,18 +33,23 @@ from quantforge.engine._kernel import (
     I_TIMEOUT_AT,
     LIMIT,
     MARKET,
+    NO,
+    NO_ID,
+    ONE,
     P_DAILY_LOSS,
     P_MAX_DD,
     P_MMR,
     R_HALTED,
     R_USER,
     S_CLOSE,
+    SELL,
     T_ENTRY,
     T_HALT,
     T_LIQUIDATION,
     T_SIGNAL,
     TAKER,
     TR_NONE,
+    ZERO,
     _end_of_bar_nb,
     _fills_nb,
     _quiet_nb,
@@ -79,10 +85,10 @@ def liquidate_nb(i, op, hi, lo, vol, atr, orders, active, fills, trades, fs, ist
             return False
         price = max(op[i], p_liq)
     nan = np.nan
-    k = submit_nb(orders, active, ist, params, i, i, MARKET, -1 if pos > 0.0 else 1, S_CLOSE,
-                  0.0, nan, nan, GTC, 0, T_LIQUIDATION, 1, nan, nan, nan, nan, TR_NONE, nan, nan,
-                  0, -1)
-    fill_nb(orders, active, fills, trades, fs, ist, params, k, i, price, False, TAKER, False,
+    k = submit_nb(orders, active, ist, params, i, i, MARKET, SELL if pos > 0.0 else BUY,
+                  S_CLOSE, 0.0, nan, nan, GTC, ZERO, T_LIQUIDATION, ONE, nan, nan, nan, nan,
+                  TR_NONE, nan, nan, ZERO, NO_ID)
+    fill_nb(orders, active, fills, trades, fs, ist, params, k, i, price, NO, TAKER, NO,
             hi, lo, vol, atr)
     return True
 
@@ -126,9 +132,9 @@ def risk_nb(i, cl, flags, orders, active, ist, fs, params):
     ist[I_TIMEOUT_AT] = -1
     if fs[F_POS] != 0.0:
         nan = np.nan
-        submit_nb(orders, active, ist, params, i, i + 1, MARKET, -1 if fs[F_POS] > 0.0 else 1,
-                  S_CLOSE, 0.0, nan, nan, GTC, 0, T_HALT, 1, nan, nan, nan, nan, TR_NONE, nan,
-                  nan, 0, -1)
+        submit_nb(orders, active, ist, params, i, i + 1, MARKET,
+                  SELL if fs[F_POS] > 0.0 else BUY, S_CLOSE, 0.0, nan, nan, GTC, ZERO, T_HALT,
+                  ONE, nan, nan, nan, nan, TR_NONE, nan, nan, ZERO, NO_ID)
 
 
 @njit(cache=True)
@@ -203,17 +209,17 @@ def signal_orders_nb(i, le, lx, se, sx, entry_limit, size_mode, size, sl_pct, tp
             o.fill_bar = i
     nan = np.nan
     if close:
-        submit_nb(orders, active, ist, params, i, i + 1, MARKET, -1 if pos > 0.0 else 1, S_CLOSE,
-                  0.0, nan, nan, GTC, 0, T_SIGNAL, 1, nan, nan, nan, nan, TR_NONE, nan, nan, 0,
-                  -1)
+        submit_nb(orders, active, ist, params, i, i + 1, MARKET, SELL if pos > 0.0 else BUY,
+                  S_CLOSE, 0.0, nan, nan, GTC, ZERO, T_SIGNAL, ONE, nan, nan, nan, nan, TR_NONE,
+                  nan, nan, ZERO, NO_ID)
     if go_long or go_short:
-        side = 1 if go_long else -1
+        side = BUY if go_long else SELL
         lim = entry_limit[i]
         kind = LIMIT if np.isfinite(lim) else MARKET
         tif = GTB if kind == LIMIT else GTC
         k = submit_nb(orders, active, ist, params, i, i + 1, kind, side, size_mode, size[i],
-                      lim, nan, tif, entry_bars, T_ENTRY, 0, sl_pct, tp_pct, nan, nan,
-                      trail_kind, trail_value, cl[i], timeout_bars, -1)
+                      lim, nan, tif, entry_bars, T_ENTRY, ZERO, sl_pct, tp_pct, nan, nan,
+                      trail_kind, trail_value, cl[i], timeout_bars, NO_ID)
         # absolute exit distances come from the signal bar (no look-ahead)
         orders[k].sl_dist = sl_dist[i]
         orders[k].tp_dist = tp_dist[i]
