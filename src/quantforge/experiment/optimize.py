@@ -16,6 +16,7 @@ ranking value as user attributes; `study_trials` reads them back for the deflate
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -56,6 +57,7 @@ __all__ = [
     "TrialStats",
     "choose_target",
     "load_optimize_file",
+    "open_storage",
     "optuna_storage",
     "run_optimization",
     "simulate_segment",
@@ -451,9 +453,12 @@ def _sampler(plan: _StudyPlan, worker: int) -> optuna.samplers.BaseSampler:
     if kind == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     if kind == "cmaes":
-        return optuna.samplers.CmaEsSampler(
-            seed=seed, warn_independent_sampling=False, consider_pruned_trials=True
-        )
+        with warnings.catch_warnings():
+            # learning from pruned trials is flagged "experimental" in Optuna 4
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.CmaEsSampler(
+                seed=seed, warn_independent_sampling=False, consider_pruned_trials=True
+            )
     if kind == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     assert plan.grid is not None
@@ -469,10 +474,21 @@ def _pruner(plan: _StudyPlan) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
-def _load_study(plan: _StudyPlan, worker: int) -> optuna.Study:
+@contextlib.contextmanager
+def open_storage(url: str) -> Iterator[optuna.storages.RDBStorage]:
+    """Yield `optuna_storage` ``(url)`` and release its connections afterwards."""
+    storage = optuna_storage(url)
+    try:
+        yield storage
+    finally:
+        storage.remove_session()
+        storage.engine.dispose()
+
+
+def _load_study(plan: _StudyPlan, worker: int, storage: optuna.storages.RDBStorage) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our progress bar reports instead
     return optuna.create_study(
-        storage=optuna_storage(plan.storage_url),
+        storage=storage,
         study_name=plan.study_name,
         sampler=_sampler(plan, worker),
         pruner=_pruner(plan),
@@ -546,15 +562,16 @@ def _json_metrics(metrics: Mapping[str, float | int | None]) -> dict[str, float 
 
 def run_trial_batch(batch: _TrialBatch, payload: _Payload) -> int:
     """Run ``batch.n_trials`` trials of one study (an executor task); return how many ran."""
-    study = _load_study(batch.plan, batch.worker)
-    before = len(study.get_trials(deepcopy=False))
-    study.optimize(
-        _objective(batch.plan, payload),
-        n_trials=batch.n_trials,
-        catch=(QuantforgeError,),
-        gc_after_trial=False,
-    )
-    return len(study.get_trials(deepcopy=False)) - before
+    with open_storage(batch.plan.storage_url) as storage:
+        study = _load_study(batch.plan, batch.worker, storage)
+        before = len(study.get_trials(deepcopy=False))
+        study.optimize(
+            _objective(batch.plan, payload),
+            n_trials=batch.n_trials,
+            catch=(QuantforgeError,),
+            gc_after_trial=False,
+        )
+        return len(study.get_trials(deepcopy=False)) - before
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -632,7 +649,13 @@ def study_trials(storage_url: str, study_names: Sequence[str]) -> TrialStats:
     OptimizationError
         When a study does not exist.
     """
-    storage = optuna_storage(storage_url, heartbeat_s=None)
+    with open_storage(storage_url) as storage:
+        return _trial_stats(storage, storage_url, study_names)
+
+
+def _trial_stats(
+    storage: optuna.storages.RDBStorage, storage_url: str, study_names: Sequence[str]
+) -> TrialStats:
     sharpes: list[float] = []
     ppy: float | None = None
     total = 0
@@ -777,11 +800,58 @@ def run_optimization(
     payload = _Payload(columns=bar_columns(bars), backtest=config.backtest(chosen_symbol))
     prefix = study_prefix or spec.study or f"{config.name}:{strategy_spec.name}:{chosen_symbol}"
     stages = spec.stages or (StageSpec(name="all", select="all"),)
-    dims = strategy_spec.space.dimensions
     best: dict[str, Any] = _fixed_values(strategy_spec)
+    default_trials = max(1, spec.budget // len(stages))
+    with open_storage(storage_url) as storage:
+        results, best_value = _run_stages(
+            config,
+            spec,
+            strategy_spec,
+            chosen_symbol,
+            stages,
+            storage,
+            storage_url,
+            prefix,
+            payload,
+            best,
+            default_trials,
+            executor,
+            workers,
+            progress,
+        )
+    return OptimizationResult(
+        strategy=strategy_spec.name,
+        symbol=chosen_symbol,
+        metric=config.ranking.metric,
+        direction=config.ranking.direction,
+        best_params=dict(get_strategy(strategy_spec.name).resolve(best)),
+        best_value=best_value,
+        stages=tuple(results),
+        storage_url=storage_url,
+        elapsed_s=time.perf_counter() - started,
+    )
+
+
+def _run_stages(
+    config: ExperimentConfig,
+    spec: OptimizeSpec,
+    strategy_spec: StrategySpec,
+    chosen_symbol: str,
+    stages: Sequence[StageSpec],
+    storage: optuna.storages.RDBStorage,
+    storage_url: str,
+    prefix: str,
+    payload: _Payload,
+    best: dict[str, Any],
+    default_trials: int,
+    executor: Executor | None,
+    workers: int,
+    progress: Callable[[OptimizeProgress], None] | None,
+) -> tuple[list[StageResult], float | None]:
+    # Run the stages in order; ``best`` is updated in place with each stage's best parameters.
+    dims = strategy_spec.space.dimensions
     results: list[StageResult] = []
     best_value: float | None = None
-    default_trials = max(1, spec.budget // len(stages))
     for index, stage in enumerate(stages):
         search = _stage_params(strategy_spec, stage)
         if not search:
@@ -814,7 +884,7 @@ def run_optimization(
         budget = stage.trials or default_trials
         if grid is not None:
             budget = min(budget, math.prod(len(v) for v in grid.values()))
-        study = _load_study(plan, 0)
+        study = _load_study(plan, 0, storage)
         finished = sum(_counts(study))
         remaining = max(0, budget - finished)
         log.info("stage %s (%s): %d of %d trials done", stage.name, name, finished, budget)
@@ -848,7 +918,7 @@ def run_optimization(
                     log.error("a batch of trials failed: %s", result.error)
                 finished += result.task.n_trials
                 report(finished)
-        study = _load_study(plan, 0)
+        study = _load_study(plan, 0, storage)
         value, params = _best(study)
         complete, pruned, failed = _counts(study)
         if params is None:
@@ -870,17 +940,7 @@ def run_optimization(
                 n_failed=failed,
             )
         )
-    return OptimizationResult(
-        strategy=strategy_spec.name,
-        symbol=chosen_symbol,
-        metric=config.ranking.metric,
-        direction=config.ranking.direction,
-        best_params=dict(get_strategy(strategy_spec.name).resolve(best)),
-        best_value=best_value,
-        stages=tuple(results),
-        storage_url=storage_url,
-        elapsed_s=time.perf_counter() - started,
-    )
+    return results, best_value
 
 
 def _best(study: optuna.Study) -> tuple[float | None, dict[str, Any] | None]:

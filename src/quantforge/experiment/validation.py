@@ -34,7 +34,7 @@ from quantforge.experiment.optimize import (
     OptimizeSpec,
     SegmentResult,
     choose_target,
-    optuna_storage,
+    open_storage,
     run_optimization,
     simulate_segment,
     study_trials,
@@ -305,14 +305,14 @@ def run_validation(
         stats = study_trials(storage_url, found.study_names)
         n_trials = stats.n_trials
         trial_sharpes = stats.sharpe
-        storage = optuna_storage(storage_url)
-        for name in found.study_names:
-            study = optuna.load_study(study_name=name, storage=storage)
-            for trial in study.get_trials(deepcopy=False):
-                if trial.state == optuna.trial.TrialState.COMPLETE:
-                    p = (trial.user_attrs.get("stats") or {}).get("params")
-                    if p:
-                        candidates.append(dict(definition.resolve(p)))
+        with open_storage(storage_url) as storage:
+            for name in found.study_names:
+                study = optuna.load_study(study_name=name, storage=storage)
+                for trial in study.get_trials(deepcopy=False):
+                    if trial.state == optuna.trial.TrialState.COMPLETE:
+                        p = (trial.user_attrs.get("stats") or {}).get("params")
+                        if p:
+                            candidates.append(dict(definition.resolve(p)))
     else:
         stored = None
         if store is not None:
