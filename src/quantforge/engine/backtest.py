@@ -24,7 +24,7 @@ from quantforge.engine.state import MarketArrays, SameBar, SimState, lower_param
 from quantforge.errors import ConfigError, DataValidationError
 
 if TYPE_CHECKING:
-    from quantforge.strategies.base import Strategy
+    from quantforge.strategies.base import Context, Strategy
 
 log = logging.getLogger(__name__)
 
@@ -380,4 +380,15 @@ def warmup() -> None:
     backtest(bars, entries=entries, exits=exits, short_entries=exits, exit_rules=rules,
              instrument=Instrument(market="linear_perp"),
              risk=RiskLimits(max_drawdown=0.5, daily_loss_limit=0.2, max_notional=1e9))  # fmt: skip
+    # the event path's kernels (advance_nb and the submit entry point)
+    from quantforge.strategies.base import Strategy
+
+    class _Warmup(Strategy):
+        def on_bar(self, ctx: Context) -> None:
+            if ctx.position > 0.0 and exits[ctx.i]:
+                ctx.close_position()
+            elif ctx.position == 0.0 and entries[ctx.i]:
+                ctx.buy(stop_distance=1.5)
+
+    backtest(bars, _Warmup(), exit_rules=rules)
     log.debug("engine kernels ready (trail kinds %s)", [m.name for m in TrailKind])
