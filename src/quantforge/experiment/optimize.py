@@ -352,20 +352,19 @@ def _kind(dimension: object) -> str:
 
 
 def _suggest(trial: optuna.Trial, name: str, dimension: object) -> Any:
+    # the bounds are the smallest and largest grid values (ranges may run downwards)
     if isinstance(dimension, Range):
-        stop = dimension.values()[-1]
-        if _integral(dimension):
-            return trial.suggest_int(
-                name, int(dimension.start), int(stop), step=int(dimension.step)
-            )
-        return trial.suggest_float(
-            name, float(dimension.start), float(stop), step=float(dimension.step)
-        )
-    if isinstance(dimension, Linspace):
-        return trial.suggest_float(name, float(dimension.start), float(dimension.stop))
-    if isinstance(dimension, Logspace):
         values = dimension.values()
-        return trial.suggest_float(name, float(values[0]), float(values[-1]), log=True)
+        lo, hi = min(values), max(values)  # type: ignore[type-var]
+        if _integral(dimension):
+            return trial.suggest_int(name, int(lo), int(hi), step=abs(int(dimension.step)))
+        return trial.suggest_float(name, float(lo), float(hi), step=abs(float(dimension.step)))
+    if isinstance(dimension, Linspace):
+        a, b = float(dimension.start), float(dimension.stop)
+        return trial.suggest_float(name, min(a, b), max(a, b))
+    if isinstance(dimension, Logspace):
+        a, b = float(dimension.start), float(dimension.stop)
+        return trial.suggest_float(name, min(a, b), max(a, b), log=True)
     if isinstance(dimension, Values):
         return trial.suggest_categorical(name, list(dimension.values()))  # type: ignore[arg-type]
     raise ConfigError(f"parameter {name!r}: cannot search dimension {dimension!r}")
