@@ -132,6 +132,8 @@ def test_cli_optimize_resumes_and_extends(catalog: str, tmp_path: Path) -> None:
     again = _trials(url, names[0])
     assert len(again) == 8
     assert [t.params for t in again[:5]] == [t.params for t in first]
+    # the resumed sampler is reseeded: it does not replay the first random start-up trials
+    assert [t.params for t in again[5:]] != [t.params for t in first[:3]]
 
 
 def test_objective_values_match_direct_runs_and_fidelities(

@@ -735,10 +735,10 @@ def _counts(study: optuna.Study) -> tuple[int, int, int]:
     )
 
 
-def _batches(plan: _StudyPlan, remaining: int, size: int) -> Iterator[_TrialBatch]:
-    # every batch gets its own sampler seed (seed + batch number), so batches do not repeat
-    # each other's random start-up trials
-    i = 0
+def _batches(plan: _StudyPlan, remaining: int, size: int, start: int) -> Iterator[_TrialBatch]:
+    # every batch gets its own sampler seed (seed + trials before it + batch number), so batches
+    # do not repeat each other's random start-up trials
+    i = start
     while remaining > 0:
         k = min(size, remaining)
         i += 1
@@ -885,6 +885,10 @@ def _run_stages(
             budget = min(budget, math.prod(len(v) for v in grid.values()))
         study = _load_study(plan, 0, storage)
         finished = sum(_counts(study))
+        if finished:
+            # a resumed study gets a fresh seed (seed + trials so far): the same seed would
+            # replay the random start-up trials it already ran
+            study = _load_study(plan, finished, storage)
         remaining = max(0, budget - finished)
         log.info("stage %s (%s): %d of %d trials done", stage.name, name, finished, budget)
 
@@ -911,7 +915,7 @@ def _run_stages(
         else:
             size = max(1, remaining // (4 * workers))
             for result in executor.map(
-                run_trial_batch, _batches(plan, remaining, size), shared=payload
+                run_trial_batch, _batches(plan, remaining, size, finished), shared=payload
             ):
                 if not result.ok:
                     log.error("a batch of trials failed: %s", result.error)
