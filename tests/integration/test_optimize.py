@@ -256,3 +256,22 @@ def test_study_in_postgres(config, march: pl.DataFrame) -> None:
         with engine.connect() as c:
             c.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         engine.dispose()
+
+
+def test_ray_workers_share_one_study(config, march: pl.DataFrame, tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'quantforge[ray]')")
+    from quantforge.executors.ray import RayExecutor
+
+    url = f"sqlite:///{tmp_path / 'ray.db'}"
+    _open(url).close()
+    spec = OptimizeSpec(sampler="random", n_trials=6, fidelities=(1.0,), seed=9)
+    pool = RayExecutor(num_cpus=2, chunk_size=1, init_kwargs={"log_to_driver": False})
+    try:
+        result = run_optimization(
+            config, spec, storage_url=url, bars=march, executor=pool, workers=2
+        )
+    finally:
+        pool.close()
+    trials = _trials(url, result.study_names[0])
+    assert len(trials) == 6
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials) >= 1
