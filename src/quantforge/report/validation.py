@@ -61,6 +61,15 @@ def _fmt(value: object, kind: str = "num") -> str:
     return f"{x:.3f}"
 
 
+def _value(value: object) -> str:
+    # parameter values: floats to 6 significant digits (0.0121, not 0.01201975341512912)
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _params(params: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={_value(v)}" for k, v in params.items())
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     left = ' class="l"'
 
@@ -147,11 +156,11 @@ def validation_section(report: ValidationReport) -> str:
             row.append(_fmt(wf.oos_metrics.get(key), kind))
         rows.append(row)
     params = [
-        ["baseline", ", ".join(f"{k}={v}" for k, v in report.baseline.params.items())],
-        ["optimised", ", ".join(f"{k}={v}" for k, v in report.optimised.params.items())],
+        ["baseline", _params(report.baseline.params)],
+        ["optimised", _params(report.optimised.params)],
     ]
     parts.append("<h3>Side by side</h3>" + _table(header, rows))
-    parts.append(_table(["run", "parameters"], params))
+    parts.append("<h3>Parameters</h3>" + _table(["run", "parameters"], params))
     parts.append(_chart(_equity_figure(report), "validation-equity", height=420))
 
     d = report.dsr
@@ -209,7 +218,7 @@ def validation_section(report: ValidationReport) -> str:
                 [
                     str(w.window.index),
                     _dates(np.array([w.start_ms[1]]))[0][:16],
-                    ", ".join(f"{k}={v}" for k, v in w.params.items()),
+                    _params(w.params),
                     _fmt(w.is_metrics.get(wf.metric)),
                     _fmt(w.oos_metrics.get(wf.metric)),
                     _fmt(w.oos_metrics.get("total_return"), "pct"),
@@ -218,7 +227,8 @@ def validation_section(report: ValidationReport) -> str:
                 ]
             )
         parts.append(
-            _table(
+            "<h3>Windows</h3>"
+            + _table(
                 [
                     "window",
                     "OOS start",
@@ -235,7 +245,7 @@ def validation_section(report: ValidationReport) -> str:
         stability = [
             [
                 s.name,
-                ", ".join(map(str, s.values)),
+                ", ".join(map(_value, s.values)),
                 str(s.distinct),
                 _fmt(s.modal_share, "pct"),
                 _fmt(s.cv),
