@@ -79,14 +79,8 @@ def test_cli_validate_grid_source_reads_trials_from_the_store(catalog: str, tmp_
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(_document(catalog, tmp_path / "results")))
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    # `quantforge run` reads plain experiment files: write one without the extra sections
-    sweep = {
-        k: v
-        for k, v in _document(catalog, tmp_path / "results").items()
-        if k not in ("optimize", "walk_forward", "validation")
-    }
-    path.with_name("sweep.yaml").write_text(yaml.safe_dump(sweep))
-    code, out = _invoke("run", str(path.with_name("sweep.yaml")), "--store", url, "-w", "1")
+    # one file for all three commands: `run` ignores the optimize/walk_forward/validation sections
+    code, out = _invoke("run", str(path), "--store", url, "-w", "1")
     assert code == 0, out
     code, out = _invoke("validate", str(path), "--store", url, "--source", "grid")
     assert code == 0, out

@@ -535,6 +535,11 @@ class ExperimentConfig(_Model):
     ranking: RankingSpec = RankingSpec()
     outputs: OutputsSpec = OutputsSpec()
     executor: ExecutorSpec = ExecutorSpec()
+    # read and validated by `quantforge optimize` / `quantforge validate`
+    # (quantforge.experiment.optimize.load_optimize_file); a sweep ignores them
+    optimize: dict[str, Any] | None = None
+    walk_forward: dict[str, Any] | None = None
+    validation: dict[str, Any] | None = None
     source: str | None = Field(default=None, description="the file it was loaded from")
 
     @model_validator(mode="after")
