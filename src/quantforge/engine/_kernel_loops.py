@@ -43,6 +43,7 @@ from quantforge.engine._kernel import (
     R_USER,
     S_CLOSE,
     SELL,
+    STOP,
     T_ENTRY,
     T_HALT,
     T_LIQUIDATION,
@@ -226,6 +227,39 @@ def signal_orders_nb(i, le, lx, se, sx, entry_limit, size_mode, size, sl_pct, tp
 
 
 @njit(cache=True)
+def quiet_band_nb(i, orders, active, ist):
+    """Return ``(ok, low, high)``: from bar i+1 on, a bar whose low is above ``low`` and whose
+    high is below ``high`` leaves every working order untouched.
+
+    ``ok`` is False unless every working order is a GTC limit or stop that has already been
+    through one bar (``arrived``) and is eligible from bar i+1 — the orders whose quiet bars need
+    no bookkeeping at all (no trailing reference, no expiry, no IOC, no maker/taker change).
+    """
+    low = -np.inf
+    high = np.inf
+    for j in range(ist[I_NACT]):
+        o = orders[active[j]]
+        if o.status != ACTIVE:
+            continue
+        if o.tif != GTC or o.arrived != 1 or o.active_bar > i + 1:
+            return False, low, high
+        kind = o.kind
+        if kind == LIMIT:
+            level = o.limit
+            down = o.side > 0  # buy limits act on the way down
+        elif kind == STOP:
+            level = o.stop
+            down = o.side < 0  # sell stops act on the way down
+        else:
+            return False, low, high
+        if down:
+            low = max(low, level)
+        else:
+            high = min(high, level)
+    return True, low, high
+
+
+@njit(cache=True)
 def simulate_signals_nb(start, stop, op, hi, lo, cl, vol, atr, flags, funding, le, lx, se, sx,
                         entry_limit, size_mode, size, sl_pct, tp_pct, sl_dist, tp_dist,
                         trail_kind, trail_value, timeout_bars, entry_bars, orders, active, fills,
@@ -238,6 +272,10 @@ def simulate_signals_nb(start, stop, op, hi, lo, cl, vol, atr, flags, funding, l
     n = stop
     risk = params[P_MAX_DD] > 0.0 or params[P_DAILY_LOSS] > 0.0
     mmr = params[P_MMR] > 0.0
+    # the quiet band (see quiet_band_nb): while it holds, a bar inside it costs two comparisons
+    band_ok = False
+    band_lo = 0.0
+    band_hi = 0.0
     for i in range(start, n):
         if (ist[I_NORD] + HEADROOM > orders.shape[0] or ist[I_NFILL] + HEADROOM > fills.shape[0]
                 or ist[I_NTRADE] + HEADROOM > trades.shape[0]):
@@ -248,11 +286,13 @@ def simulate_signals_nb(start, stop, op, hi, lo, cl, vol, atr, flags, funding, l
             pay = -fs[F_POS] * op[i] * funding[i]
             fs[F_CASH] += pay
             fs[F_FUNDING] += pay
-        if ist[I_NACT] > 0:
+        if ist[I_NACT] > 0 and not (band_ok and lo[i] > band_lo and hi[i] < band_hi):
             if not _quiet_nb(i, op, hi, lo, atr, orders, active, ist):
                 _fills_nb(i, op, hi, lo, cl, vol, atr, orders, active, fills, trades, fs, ist,
                           params, flags)
             _end_of_bar_nb(i, orders, active, ist)
+            band_ok, band_lo, band_hi = quiet_band_nb(i, orders, active, ist)
+        n_orders = ist[I_NORD]
         if mmr and fs[F_POS] != 0.0 and liquidate_nb(i, op, hi, lo, vol, atr, orders, active,
                                                      fills, trades, fs, ist, params):
             _end_of_bar_nb(i, orders, active, ist)
@@ -264,6 +304,9 @@ def simulate_signals_nb(start, stop, op, hi, lo, cl, vol, atr, flags, funding, l
             signal_orders_nb(i, le, lx, se, sx, entry_limit, size_mode, size, sl_pct, tp_pct,
                              sl_dist, tp_dist, trail_kind, trail_value, timeout_bars,
                              entry_bars, cl, orders, active, ist, fs, params)
+        if ist[I_NORD] != n_orders:
+            # liquidation, a timeout, a halt or a signal placed (and maybe canceled) orders
+            band_ok = False
         cash_out[i] = fs[F_CASH]
         pos_out[i] = fs[F_POS]
     return n
