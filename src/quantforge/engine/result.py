@@ -27,8 +27,16 @@ def _names(
     enum: type[OrderType | OrderStatus | StatusReason | ExitReason | TimeInForce | Liquidity],
     codes: np.ndarray,
 ) -> pl.Series:  # type: ignore[type-arg]
-    lookup = {int(m): m.name.lower() for m in enum}
-    return pl.Series([lookup.get(int(c), "none") for c in codes], dtype=pl.String)
+    # a gather from a small table of names (a Python loop over the codes cost ~2 ms of a
+    # 35k-bar sweep run); codes outside the enum map to "none"
+    low = min(int(m) for m in enum)
+    high = max(int(m) for m in enum)
+    table = ["none"] * (high - low + 2)  # the last slot is the "none" for unknown codes
+    for m in enum:
+        table[int(m) - low] = m.name.lower()
+    idx = np.asarray(codes, dtype=np.int64) - low
+    idx = np.where((idx >= 0) & (idx <= high - low), idx, high - low + 1)
+    return pl.Series(np.array(table, dtype=object)[idx].tolist(), dtype=pl.String)
 
 
 def _times(time_ms: np.ndarray, idx: np.ndarray) -> pl.Series:  # type: ignore[type-arg]
