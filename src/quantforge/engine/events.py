@@ -186,8 +186,9 @@ class EventContext:
         pos = self._state.fs[k.F_POS]
         if pos == 0.0:
             return None
-        return self._raw(k.MARKET, -1 if pos > 0.0 else 1, k.S_CLOSE, 0.0, _NAN, _NAN, k.GTC, 0,
-                         _exit_tag(tag), 1, _NAN, _NAN, k.TR_NONE, _NAN, 0)  # fmt: skip
+        return self._raw(int(OrderType.MARKET), -1 if pos > 0.0 else 1, int(SizeMode.CLOSE),
+                         0.0, _NAN, _NAN, int(TimeInForce.GTC), 0, _exit_tag(tag), 1, _NAN, _NAN,
+                         int(TrailKind.NONE), _NAN, 0)  # fmt: skip
 
     def cancel(self, order_id: int) -> bool:
         """Cancel a working order; return False when it is unknown or no longer working."""
@@ -300,7 +301,7 @@ class EventContext:
             sl_d, tp_d = rules.distances_at(self.i)
         if trail is not None:
             tk, tv = trail.lower()
-        code = _exit_tag(tag if tag is not None else "signal") if reduce_only else k.T_ENTRY
+        code = _exit_tag(tag if tag is not None else "signal") if reduce_only else int(k.T_ENTRY)
         return self._raw(kind, side, mode, value,
                          _NAN if limit is None else float(limit),
                          _NAN if stop is None else float(stop),
