@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from tests.unit.engine.conftest import make_bars
 
 import quantforge as qf
-from conftest import make_bars
 from quantforge.errors import ConfigError, DataValidationError, StrategyError
 
 FLAT = (100.0, 100.0, 100.0, 100.0)

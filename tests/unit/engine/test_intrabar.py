@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from tests.unit.engine.conftest import Script, make_bars
 
 import quantforge as qf
-from conftest import Script, make_bars
 from quantforge.engine import _kernel as k
 from quantforge.engine.backtest import same_bar_bounds
 from quantforge.engine.intrabar import extreme_order

@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
+from tests.unit.engine.conftest import Script, make_bars
 
 import quantforge as qf
-from conftest import Script, make_bars
 
 FLAT = (100.0, 100.0, 100.0, 100.0)
 

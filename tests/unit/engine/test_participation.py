@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from tests.unit.engine.conftest import Script, make_bars
 
 import quantforge as qf
-from conftest import Script, make_bars
 
 FLAT = (100.0, 100.0, 100.0, 100.0)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.unit.engine.conftest import Script, make_bars
 
 import quantforge as qf
-from conftest import Script, make_bars
 from quantforge.errors import ConfigError
 
 FLAT = (100.0, 100.0, 100.0, 100.0)

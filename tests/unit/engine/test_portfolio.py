@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from tests.unit.engine.conftest import make_bars
 
 import quantforge as qf
-from conftest import make_bars
 from quantforge.engine.portfolio import SymbolSignals, backtest_portfolio
 from quantforge.errors import DataValidationError
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from tests.unit.engine.conftest import Script, make_bars
 
 import quantforge as qf
-from conftest import Script, make_bars
 
 FLAT = (100.0, 100.0, 100.0, 100.0)
 PERP = qf.Instrument(market="linear_perp", leverage=5.0)
