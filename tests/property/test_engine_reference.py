@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.reference_sim import RefConfig, simulate_reference
 
 from quantforge.engine import _kernel as k
 from quantforge.engine import _kernel_loops as loops
@@ -16,7 +17,6 @@ from quantforge.engine.exits import ExitRules, TrailingStop
 from quantforge.engine.instrument import Instrument
 from quantforge.engine.records import SizeMode
 from quantforge.engine.state import SimState, lower_params
-from reference_sim import RefConfig, simulate_reference
 
 
 @st.composite
