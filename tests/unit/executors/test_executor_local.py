@@ -7,11 +7,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-# pytest puts this folder on sys.path (rootdir imports); spawned workers inherit it and import
-# the task functions by name
-import executor_tasks as tasks
 import numpy as np
 import pytest
+from tests.unit.executors import executor_tasks as tasks  # workers import it by this name
 
 from quantforge.errors import ConfigError, ExecutionBackendError
 from quantforge.executors.base import (
