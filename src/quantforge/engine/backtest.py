@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from quantforge.engine.costs import Fees, NoSlippage, SlippageModel
 from quantforge.engine.exits import ExitRules
 from quantforge.engine.instrument import Instrument
 from quantforge.engine.records import SlippageKind, TrailKind
-from quantforge.engine.result import BacktestResult, build_result
+from quantforge.engine.result import BacktestResult, build_result, kernel_metrics
 from quantforge.engine.risk import RiskLimits
 from quantforge.engine.sizing import PercentEquity, Sizer
 from quantforge.engine.state import MarketArrays, SameBar, SimState, lower_params, market_arrays
@@ -90,6 +90,14 @@ class Backtest:
             msg = f"entry_valid_bars must be >= 1, got {self.entry_valid_bars}"
             raise ConfigError(msg)
 
+    @property
+    def kernel_atr_period(self) -> int | None:
+        """Return the ATR period the kernel needs (trailing ATR stop, ATR slippage), else None.
+
+        Two configurations with the same value read the same `market` arrays of given bars.
+        """
+        return self._atr_period()
+
     def _atr_period(self) -> int | None:
         trail = self.exit_rules.trailing_stop
         if trail is not None and trail.atr_multiple is not None:
@@ -140,6 +148,56 @@ class Backtest:
         See `backtest` for the signal rules.
         """
         market = self.market(bars, funding_rate=funding_rate, intrabar=intrabar)
+        state = self._simulate_signals(
+            market, entries, exits, short_entries, short_exits, entry_price, size
+        )
+        return build_result(
+            state, market, symbol=self.symbol, calendar=self.calendar,
+            risk_free_rate=self.risk_free_rate,
+        )  # fmt: skip
+
+    def run_signals_metrics(
+        self,
+        bars: pl.DataFrame | MarketArrays,
+        entries: SignalInput = None,
+        exits: SignalInput = None,
+        short_entries: SignalInput = None,
+        short_exits: SignalInput = None,
+        entry_price: FloatArray | pl.Series | None = None,
+        size: FloatArray | pl.Series | None = None,
+    ) -> Mapping[str, float]:
+        """Run the fast path like `run_signals` and return only its metrics (no frames built).
+
+        The metrics equal ``run_signals(...).metrics`` bit for bit (same kernel, same metric
+        inputs); sweeps use this route because building the trade/order/fill/equity frames costs
+        more than the simulation itself.
+
+        Parameters
+        ----------
+        bars
+            The bar frame, or the `MarketArrays` of `market` (validated once, reused across
+            runs whose settings need the same arrays — same ATR period, no funding/intrabar).
+        entries, exits, short_entries, short_exits, entry_price, size
+            As for `run_signals`.
+        """
+        market = bars if isinstance(bars, MarketArrays) else self.market(bars)
+        state = self._simulate_signals(
+            market, entries, exits, short_entries, short_exits, entry_price, size
+        )
+        return kernel_metrics(
+            state, market, calendar=self.calendar, risk_free_rate=self.risk_free_rate
+        )
+
+    def _simulate_signals(
+        self,
+        market: MarketArrays,
+        entries: SignalInput,
+        exits: SignalInput,
+        short_entries: SignalInput,
+        short_exits: SignalInput,
+        entry_price: FloatArray | pl.Series | None,
+        size: FloatArray | pl.Series | None,
+    ) -> SimState:
         n = market.n
         le, lx, se, sx = (_bool_array(a, n, name) for a, name in (
             (entries, "entries"), (exits, "exits"),
@@ -164,10 +222,7 @@ class Backtest:
             )  # fmt: skip
             if start < n:
                 state.grow()
-        return build_result(
-            state, market, symbol=self.symbol, calendar=self.calendar,
-            risk_free_rate=self.risk_free_rate,
-        )  # fmt: skip
+        return state
 
     def run_strategy(
         self,

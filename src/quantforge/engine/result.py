@@ -146,6 +146,39 @@ def ledger_frames(
     return trades, orders, fills
 
 
+def metrics_from_arrays(
+    time_ms: np.ndarray,  # type: ignore[type-arg]
+    equity: np.ndarray,  # type: ignore[type-arg]
+    gross_value: np.ndarray,  # type: ignore[type-arg]
+    trade_pnl: np.ndarray,  # type: ignore[type-arg]
+    trade_returns: np.ndarray,  # type: ignore[type-arg]
+    trade_bars_held: np.ndarray,  # type: ignore[type-arg]
+    *,
+    calendar: str,
+    risk_free_rate: float,
+) -> Mapping[str, float]:
+    """Return the read-only metrics of an equity curve and its trades' pnl/return/bars held.
+
+    The one place metrics inputs are derived (bar length, exposure, periods per year): the full
+    result (`build_result`) and the metrics-only route (`kernel_metrics`) both end here.
+    """
+    n = time_ms.shape[0]
+    bar_ms = int(np.median(np.diff(time_ms))) if n > 1 else 60_000
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exposure = np.where(equity > 0.0, np.abs(gross_value) / equity, 0.0)
+    metrics = compute_metrics(
+        equity,
+        periods_per_year=periods_per_year(bar_ms, calendar),
+        trade_pnl=np.ascontiguousarray(trade_pnl, dtype=np.float64),
+        trade_returns=np.ascontiguousarray(trade_returns, dtype=np.float64),
+        trade_bars_held=np.ascontiguousarray(trade_bars_held, dtype=np.int64),
+        exposure=exposure,
+        bar_seconds=bar_ms / 1000.0,
+        risk_free_rate=risk_free_rate,
+    )
+    return MappingProxyType(dict(metrics))
+
+
 def result_metrics(
     time_ms: np.ndarray,  # type: ignore[type-arg]
     equity: np.ndarray,  # type: ignore[type-arg]
@@ -155,22 +188,52 @@ def result_metrics(
     calendar: str,
     risk_free_rate: float,
 ) -> Mapping[str, float]:
-    """Return the read-only metrics of an equity curve and its trades."""
-    n = time_ms.shape[0]
-    bar_ms = int(np.median(np.diff(time_ms))) if n > 1 else 60_000
-    with np.errstate(divide="ignore", invalid="ignore"):
-        exposure = np.where(equity > 0.0, np.abs(gross_value) / equity, 0.0)
-    metrics = compute_metrics(
+    """Return the read-only metrics of an equity curve and its trades (a trades frame)."""
+    return metrics_from_arrays(
+        time_ms,
         equity,
-        periods_per_year=periods_per_year(bar_ms, calendar),
-        trade_pnl=trades["pnl"].to_numpy(),
-        trade_returns=trades["return"].to_numpy(),
-        trade_bars_held=trades["bars_held"].to_numpy(),
-        exposure=exposure,
-        bar_seconds=bar_ms / 1000.0,
+        gross_value,
+        trades["pnl"].to_numpy(),
+        trades["return"].to_numpy(),
+        trades["bars_held"].to_numpy(),
+        calendar=calendar,
         risk_free_rate=risk_free_rate,
     )
-    return MappingProxyType(dict(metrics))
+
+
+def _equity_arrays(state: SimState, market: MarketArrays) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
+    """Return (position value, equity) per bar close."""
+    pos_value = state.pos_out * market.close
+    return pos_value, state.cash_out + pos_value
+
+
+def kernel_metrics(
+    state: SimState,
+    market: MarketArrays,
+    *,
+    calendar: str,
+    risk_free_rate: float,
+) -> Mapping[str, float]:
+    """Return the metrics `build_result` would give, straight from the kernel's arrays.
+
+    No Polars frames are built (the metrics-only route of sweeps). Books a still-open position
+    as end_of_data exactly like `ledger_frames`, so call it once per simulation, instead of
+    `build_result`, never after it.
+    """
+    n = market.n
+    k.close_open_trade_nb(state.trades, state.fs, state.ist, n - 1, market.close[n - 1])
+    tr = state.trades[: state.ist[k.I_NTRADE]]
+    pos_value, eq = _equity_arrays(state, market)
+    return metrics_from_arrays(
+        market.time_ms,
+        eq,
+        pos_value,
+        tr["pnl"],
+        tr["ret"],
+        (tr["exit_bar"] - tr["entry_bar"]).astype(np.int64),
+        calendar=calendar,
+        risk_free_rate=risk_free_rate,
+    )
 
 
 def build_result(
@@ -186,8 +249,7 @@ def build_result(
     t = market.time_ms
     cash = state.cash_out
     pos = state.pos_out
-    pos_value = pos * market.close
-    eq = cash + pos_value
+    pos_value, eq = _equity_arrays(state, market)
     peak = np.maximum.accumulate(eq)
     drawdown = eq / peak - 1.0
     equity = pl.DataFrame(

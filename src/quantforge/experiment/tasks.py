@@ -10,7 +10,11 @@ indicator a combination needs is computed once per worker however many combinati
 
 `simulate` is the single code path from (strategy, parameters, bars, engine settings) to a
 `BacktestResult`; the workers, the parent (artifacts of the best runs) and ``quantforge rerun``
-all go through it, which is what makes a stored result reproducible exactly.
+all go through it, which is what makes a stored result reproducible exactly. Sweep workers call
+`simulate_metrics` instead: the same kernel run, but the metrics are computed straight from the
+kernel's arrays (no trade/order/fill/equity frames); they equal ``simulate(...).metrics`` bit for
+bit (tests/parity/test_sweep_metrics_route.py), so the parent's re-simulation of the best runs and
+``rerun`` still reproduce them exactly.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -31,6 +35,7 @@ from quantforge.strategies.registry import get as get_strategy
 
 if TYPE_CHECKING:
     from quantforge.engine import Backtest, BacktestResult
+    from quantforge.engine.state import MarketArrays
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,7 @@ __all__ = [
     "plain_metrics",
     "run_task",
     "simulate",
+    "simulate_metrics",
 ]
 
 #: the bar columns a run reads (and the data fingerprint covers), in this order
@@ -181,6 +187,36 @@ def simulate(
     return backtest.run_strategy(frame, definition.build(arrays, resolved, cache))
 
 
+def simulate_metrics(
+    strategy: str,
+    params: Mapping[str, Any],
+    frame: pl.DataFrame,
+    arrays: BarArrays,
+    backtest: Backtest,
+    cache: IndicatorCache | None = None,
+    markets: dict[int | None, MarketArrays] | None = None,
+) -> Mapping[str, float]:
+    """Return the metrics of `simulate` (equal bit for bit) without building the result frames.
+
+    Strategies with signals take the metrics-only route (`SignalPlan.metrics`); the others run
+    `simulate` and keep its metrics. ``markets`` (ATR period -> `MarketArrays` of ``frame``)
+    memoises the validated engine arrays of ``frame`` across calls; pass one dict per frame.
+    """
+    definition = get_strategy(strategy)
+    resolved = definition.resolve(params)
+    if not definition.has_signals:
+        return simulate(strategy, resolved, frame, arrays, backtest, cache).metrics
+    plan = definition.signals(arrays, resolved, cache)
+    if markets is None:
+        return plan.metrics(frame, backtest)
+    config = replace(backtest, exit_rules=plan.exit_rules)
+    period = config.kernel_atr_period
+    market = markets.get(period)
+    if market is None:
+        market = markets[period] = config.market(frame)
+    return plan.metrics(market, backtest)
+
+
 def plain_metrics(metrics: Mapping[str, Any]) -> dict[str, float | int | None]:
     """Return metrics as plain Python numbers (NumPy scalars unwrapped, NaN/inf kept)."""
     out: dict[str, float | int | None] = {}
@@ -199,12 +235,14 @@ def plain_metrics(metrics: Mapping[str, Any]) -> dict[str, float | int | None]:
 
 
 class _WorkerContext:
-    __slots__ = ("arrays", "cache", "frames")
+    __slots__ = ("arrays", "cache", "frames", "markets")
 
     def __init__(self, payload: SweepPayload) -> None:
         self.frames = {s: frame_from_columns(c) for s, c in payload.columns.items()}
         self.arrays = {s: bar_arrays(c) for s, c in payload.columns.items()}
         self.cache = IndicatorCache()
+        # symbol -> ATR period -> the engine's validated arrays of that symbol's frame
+        self.markets: dict[str, dict[int | None, MarketArrays]] = {s: {} for s in payload.columns}
 
 
 def _context(payload: SweepPayload) -> _WorkerContext:
@@ -225,12 +263,13 @@ def run_task(task: RunTask, payload: SweepPayload) -> RunOutput:
     """
     context = _context(payload)
     started = time.time()
-    result = simulate(
+    metrics = simulate_metrics(
         task.strategy,
         task.params,
         context.frames[task.symbol],
         context.arrays[task.symbol],
         payload.backtests[task.symbol],
         context.cache,
+        context.markets[task.symbol],
     )
-    return RunOutput(plain_metrics(result.metrics), started, time.time())
+    return RunOutput(plain_metrics(metrics), started, time.time())

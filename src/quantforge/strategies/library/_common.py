@@ -29,6 +29,7 @@ from quantforge.strategies.params import ParamSpace, ParamValue
 if TYPE_CHECKING:
     from quantforge.engine.backtest import Backtest
     from quantforge.engine.result import BacktestResult
+    from quantforge.engine.state import MarketArrays
     from quantforge.indicators.cache import IndicatorCache
     from quantforge.strategies.base import Strategy
 
@@ -53,6 +54,18 @@ class SignalPlan:
         from dataclasses import replace
 
         return replace(config, exit_rules=self.exit_rules).run_signals(
+            bars, self.entries, self.exits, self.short_entries, self.short_exits
+        )
+
+    def metrics(self, bars: pl.DataFrame | MarketArrays, config: Backtest) -> Mapping[str, float]:
+        """Return only the metrics of `run` (equal bit for bit), without building frames.
+
+        ``bars`` may be the `MarketArrays` of ``config.market(frame)`` reused across plans, as
+        long as ``config`` with our ``exit_rules`` has the same ``kernel_atr_period``.
+        """
+        from dataclasses import replace
+
+        return replace(config, exit_rules=self.exit_rules).run_signals_metrics(
             bars, self.entries, self.exits, self.short_entries, self.short_exits
         )
 
