@@ -201,3 +201,28 @@ def test_hypothesis_series(
     )
     full = config.run_signals(bars, le, lx, se, sx)
     assert_same_metrics(full.metrics, config.run_signals_metrics(bars, le, lx, se, sx))
+
+
+@pytest.mark.shared_data
+def test_regime_conditions_memo_equals_fresh_computation(btc: pl.DataFrame) -> None:
+    """Condition parts remembered per indicator cache equal a computation without any cache."""
+    definition = registry.get("regime_ma_cross")
+    arrays = bar_arrays(bar_columns(btc))
+    cache = IndicatorCache()
+    grid = [
+        {"fast": f, "slow": s, "atr_ratio": r, "rsi_min": m}
+        for f in (5, 20)
+        for s in (60, 100)
+        for r in (0.5, 0.8)
+        for m in (40.0, 50.0)
+    ]
+    fields = ("trend_up", "active", "rsi_ok", "cross_up", "cross_down", "atr")
+    for _ in range(2):  # the second pass is served from the memo
+        for params in grid:
+            memo = definition.conditions(arrays, params, cache)
+            fresh = definition.conditions(arrays, params, None)
+            for name in fields:
+                assert np.array_equal(getattr(memo, name), getattr(fresh, name), equal_nan=True)
+            memo.cross_down[:] = True  # what comes out is a copy: the memo stays intact
+    again = definition.conditions(arrays, grid[0], cache)
+    assert np.array_equal(again.cross_down, definition.conditions(arrays, grid[0]).cross_down)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -47,29 +48,102 @@ class RegimeConditions:
         return self.trend_up & self.active & self.rsi_ok & self.cross_up
 
 
+# Per indicator cache and bar arrays: condition parts already computed. A sweep varies a few
+# parameters at a time, so each part (trend, activity, momentum, crosses) recurs in many
+# combinations; remembering it skips the cache look-ups and the comparisons over every bar. Only
+# read-only bar arrays qualify (they cannot change under us); a memo is found by the arrays' ids
+# and checked by identity (it keeps them alive). At most _MAX_BARS bar sets per cache and
+# _MAX_PARTS parts per set are kept; the values never escape uncopied.
+_PARTS: weakref.WeakKeyDictionary[IndicatorCache, dict[tuple[int, ...], _Memo]] = (
+    weakref.WeakKeyDictionary()
+)
+_MAX_BARS = 4
+_MAX_PARTS = 1024  # ~36 MB of bool arrays at 35k bars
+
+
+@dataclass(frozen=True, slots=True)
+class _Memo:
+    bars: tuple[FloatArray, ...]
+    parts: dict[tuple[Any, ...], tuple[np.ndarray[Any, Any], ...]]
+
+
+def _memo(cache: IndicatorCache | None, arrays: BarArrays) -> _Memo | None:
+    bars = (arrays.high, arrays.low, arrays.close)
+    if cache is None or any(a.flags.writeable for a in bars):
+        return None
+    by_bars = _PARTS.get(cache)
+    if by_bars is None:
+        by_bars = _PARTS[cache] = {}
+    key = tuple(id(a) for a in bars)
+    memo = by_bars.get(key)
+    if memo is None or any(x is not y for x, y in zip(memo.bars, bars, strict=True)):
+        if len(by_bars) >= _MAX_BARS:
+            by_bars.clear()
+        memo = by_bars[key] = _Memo(bars, {})
+    return memo
+
+
+def _part(
+    memo: _Memo | None,
+    key: tuple[Any, ...],
+    compute: Callable[[], tuple[np.ndarray[Any, Any], ...]],
+) -> tuple[np.ndarray[Any, Any], ...]:
+    """Return ``compute()``, remembered in ``memo`` under ``key`` (copies come out)."""
+    if memo is None:
+        return compute()
+    hit = memo.parts.get(key)
+    if hit is None:
+        if len(memo.parts) >= _MAX_PARTS:
+            memo.parts.clear()
+        hit = memo.parts[key] = compute()
+    return tuple(a.copy() for a in hit)
+
+
 def regime_conditions(
     arrays: BarArrays, p: Mapping[str, ParamValue], cache: IndicatorCache | None
 ) -> RegimeConditions:
     """Compute `RegimeConditions` for resolved parameters ``p``."""
     close = arrays.close
     n = close.shape[0]
-    trend = indicator(cache, "ema", {"period": get_int(p, "trend_period")}, close)
+    trend_period = get_int(p, "trend_period")
     lookback = get_int(p, "trend_lookback")
-    trend_up = np.zeros(n, dtype=np.bool_)
     atr_period = get_int(p, "atr_period")
-    atr = indicator(cache, "atr", {"period": atr_period}, arrays.high, arrays.low, close)
-    atr_avg = indicator(cache, "sma", {"period": get_int(p, "atr_avg_period")}, atr)
-    rsi = indicator(cache, "rsi", {"period": get_int(p, "rsi_period")}, close)
-    with np.errstate(invalid="ignore"):
+    atr_avg_period = get_int(p, "atr_avg_period")
+    atr_ratio = get_float(p, "atr_ratio")
+    rsi_period = get_int(p, "rsi_period")
+    rsi_min, rsi_max = get_float(p, "rsi_min"), get_float(p, "rsi_max")
+
+    def trend_part() -> tuple[BoolArray]:
+        trend = indicator(cache, "ema", {"period": trend_period}, close)
+        trend_up = np.zeros(n, dtype=np.bool_)
         if n > lookback:
-            trend_up[lookback:] = trend[lookback:] > trend[:-lookback]
-        active = atr > get_float(p, "atr_ratio") * atr_avg
-        rsi_ok = (rsi >= get_float(p, "rsi_min")) & (rsi <= get_float(p, "rsi_max"))
-    fast = moving_average(cache, p["ma_type"], close, p["fast"])
-    slow = moving_average(cache, p["ma_type"], close, p["slow"])
-    return RegimeConditions(
-        trend_up, active, rsi_ok, crosses_above(fast, slow), crosses_below(fast, slow), atr
-    )
+            with np.errstate(invalid="ignore"):
+                trend_up[lookback:] = trend[lookback:] > trend[:-lookback]
+        return (trend_up,)
+
+    def activity_part() -> tuple[BoolArray, FloatArray]:
+        atr = indicator(cache, "atr", {"period": atr_period}, arrays.high, arrays.low, close)
+        atr_avg = indicator(cache, "sma", {"period": atr_avg_period}, atr)
+        with np.errstate(invalid="ignore"):
+            active = atr > atr_ratio * atr_avg
+        return active, atr
+
+    def momentum_part() -> tuple[BoolArray]:
+        rsi = indicator(cache, "rsi", {"period": rsi_period}, close)
+        with np.errstate(invalid="ignore"):
+            return ((rsi >= rsi_min) & (rsi <= rsi_max),)
+
+    def cross_part() -> tuple[BoolArray, BoolArray]:
+        fast = moving_average(cache, p["ma_type"], close, p["fast"])
+        slow = moving_average(cache, p["ma_type"], close, p["slow"])
+        return crosses_above(fast, slow), crosses_below(fast, slow)
+
+    memo = _memo(cache, arrays)
+    (trend_up,) = _part(memo, ("trend", trend_period, lookback), trend_part)
+    active, atr = _part(memo, ("activity", atr_period, atr_avg_period, atr_ratio), activity_part)
+    (rsi_ok,) = _part(memo, ("momentum", rsi_period, rsi_min, rsi_max), momentum_part)
+    cross_up, cross_down = _part(memo, ("cross", p["ma_type"], p["fast"], p["slow"]), cross_part)
+    return RegimeConditions(trend_up, active, rsi_ok, cross_up, cross_down, atr)
 
 
 def stop_distances(cond: RegimeConditions, atr_stop: float) -> FloatArray:
