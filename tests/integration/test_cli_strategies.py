@@ -40,7 +40,7 @@ def test_show_prints_params_defaults_ranges_and_rules() -> None:
     assert params["trend_period"]["default"] == 200
     assert params["rsi_max"]["allowed"] == "float >= 0 and <= 100"
     assert "2.5" in data["rules"]
-    assert data["paths"] == ["events"]
+    assert data["paths"] == ["signals", "events"]
 
 
 def test_unknown_strategy_exits_non_zero_with_a_suggestion() -> None:

@@ -206,6 +206,12 @@ def test_every_indicator_has_property_parameters() -> None:
 def test_registry_warmup_matches_output(bars: dict[str, np.ndarray], data: st.DataObject) -> None:
     n = bars["close"].shape[0]
     bars["volume"] = bars["volume"] + 1.0
+    # A trend steeper than the bars' own range makes every window non-degenerate (no 0/0 such as
+    # a zero std in zscore, which is documented to be NaN and would be taken for warm-up here).
+    prices = ("high", "low", "close")
+    trend = np.arange(n) * (float(np.ptp(np.concatenate([bars[c] for c in prices]))) + 1.0)
+    for column in prices:
+        bars[column] = bars[column] + trend
     bars["high"] = bars["high"] + np.arange(n)
     bars["close"] = bars["close"] + np.arange(n) * 0.5
     p = data.draw(st.integers(2, 12), label="p")
