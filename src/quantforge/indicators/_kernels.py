@@ -286,16 +286,20 @@ def rolling_moments_nb(x, period, ddof, mode, k_up, k_down):
                 s2 += a * a - b * b
             mean_offset = s1 / period
             m2 = s2 - s1 * mean_offset
-            if m2 <= guard * s2:
-                mean_offset, m2 = _two_pass_nb(x, w, w + period, ref)
-            std = math.sqrt(m2 / denominator)
             i = w + period - 1
+            window_ref = ref
+            if m2 <= guard * s2:
+                # re-sum around a value inside the window: offsets from the block's ref can be
+                # large (an outlier that has left the window) and their mean would carry its error
+                window_ref = x[i]
+                mean_offset, m2 = _two_pass_nb(x, w, w + period, window_ref)
+            std = math.sqrt(m2 / denominator)
             if mode == 0:
                 first[i] = std
             elif mode == 1:
                 if std > 0.0:
                     # deviation in the shifted frame: ref + offset can round a tiny offset away
-                    first[i] = ((x[i] - ref) - mean_offset) / std
+                    first[i] = ((x[i] - window_ref) - mean_offset) / std
             else:
                 middle = second[i]
                 first[i] = middle + k_up * std
