@@ -7,8 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 REPO = Path(__file__).resolve().parents[1]
+
+# CI runs property tests derandomized (same examples every run, so a landing never depends on
+# luck); locally each run explores new examples. HYPOTHESIS_PROFILE overrides either choice.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
 def _shared_data_dir() -> Path | None:
