@@ -249,10 +249,10 @@ def rolling_moments_nb(x, period, ddof, mode, k_up, k_down):
     Reference: ``np.std(window, ddof=ddof)`` (TA-Lib ``STDDEV``/``BBANDS`` for ``ddof=0``).
     Sums of ``x - ref`` and ``(x - ref)²`` are updated incrementally, with ``ref`` the first value
     of a block and an exact re-sum every ``period`` bars. Where the incremental variance could
-    have lost more than ~1e-11 of its value to cancellation (bound
-    ``(period + 2) * eps * Σ(x-ref)²``), the window is recomputed with an exact two-pass sum, so a
-    flat window gives exactly 0 and no window pays the ``sqrt(eps * price * jump)`` error of
-    ``E[x²] - E[x]²`` or of Welford's replace step.
+    have lost more than ~1e-11 of its value to cancellation (bound ``(period + 2) * eps`` times
+    every square added or removed since the block started), the window is recomputed with an
+    exact two-pass sum around a value inside it, so a flat window gives exactly 0 and no window
+    pays the ``sqrt(eps * price * jump)`` error of ``E[x²] - E[x]²`` or of Welford's replace step.
     """
     n = x.shape[0]
     first = np.full(n, np.nan)
@@ -277,6 +277,9 @@ def rolling_moments_nb(x, period, ddof, mode, k_up, k_down):
             d = x[j] - ref
             s1 += d
             s2 += d * d
+        # every square added or removed since the block started: the incremental s2 carries
+        # rounding error up to ~eps times this, even after the large terms have left the window
+        s2_seen = s2
         end = min(q + period, m)
         for w in range(q, end):
             if w > q:
@@ -284,11 +287,12 @@ def rolling_moments_nb(x, period, ddof, mode, k_up, k_down):
                 b = old[w - 1] - ref
                 s1 += a - b
                 s2 += a * a - b * b
+                s2_seen += a * a + b * b
             mean_offset = s1 / period
             m2 = s2 - s1 * mean_offset
             i = w + period - 1
             window_ref = ref
-            if m2 <= guard * s2:
+            if m2 <= guard * s2_seen:
                 # re-sum around a value inside the window: offsets from the block's ref can be
                 # large (an outlier that has left the window) and their mean would carry its error
                 window_ref = x[i]
