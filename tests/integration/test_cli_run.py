@@ -8,9 +8,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
+from rich.console import Console
 from typer.testing import CliRunner
 
 from quantforge.cli import app
+from quantforge.cli.run import best_run_tearsheet
 from quantforge.data.catalog import Catalog
 from quantforge.store import ResultStore
 
@@ -68,6 +70,21 @@ def test_run_results_and_rerun(experiment_file: Path, tmp_path: Path) -> None:
         ranked = db.runs(experiment_id, order_by="sharpe")
     best_id = int(ranked["id"][0])
     assert pl.read_csv(summary)["id"].to_list() == ranked["id"].to_list()
+    # the best run's console tear sheet follows the top-N table: title with its dates, metrics
+    sheet = out[out.index(f"run {best_id}: ") :]
+    assert "2024-03-01 00:00 →" in sheet
+    for label in ("Total return", "Sharpe", "Max drawdown", "Trades", "Final equity"):
+        assert label in sheet, label
+
+    # a run outside the top N keeps no equity artifact: its tear sheet is the metrics table
+    with ResultStore.open(store) as db:
+        worst_id = int(ranked["id"][-1])
+        assert "equity" not in db.get_run(worst_id).artifacts
+        console = Console(width=120, record=True)
+        console.print(best_run_tearsheet(db, worst_id))
+        text = console.export_text()
+        assert f"run {worst_id}: " in text
+        assert "Total return" in text
 
     code, out = invoke("results", "list", "--store", store)
     assert code == 0, out

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import polars as pl
 import typer
+from rich.console import RenderableType
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -26,6 +27,7 @@ from rich.text import Text
 from quantforge.cli._app import app, console
 from quantforge.cli.results import DEFAULT_STORE, StoreOption, format_value, open_store, runs_table
 from quantforge.config import Settings
+from quantforge.errors import NotFoundError
 from quantforge.experiment.config import ExperimentConfig, load_experiment
 from quantforge.experiment.runner import (
     ExperimentOutcome,
@@ -37,7 +39,7 @@ from quantforge.experiment.runner import (
 from quantforge.store import ResultStore
 from quantforge.strategies.registry import parameter_names
 
-__all__ = ["app", "execute", "print_outcome"]
+__all__ = ["app", "best_run_tearsheet", "execute", "print_outcome"]
 
 
 class _RateColumn(ProgressColumn):
@@ -118,8 +120,24 @@ def _swept_only(frame: pl.DataFrame, config: ExperimentConfig) -> pl.DataFrame:
     return frame.with_columns(pl.Series("params", texts, dtype=pl.String))
 
 
+def best_run_tearsheet(store: ResultStore, run_id: int) -> RenderableType:
+    """Return the console tear sheet of a stored run (metrics; dates when its equity is stored).
+
+    Runs outside an experiment's top N keep no equity artifact; their tear sheet is the headline
+    metrics table alone.
+    """
+    from quantforge.report.data import run_view_from_store
+    from quantforge.report.tearsheet import metrics_table, tearsheet
+
+    try:
+        return tearsheet(run_view_from_store(store, run_id, load_bars=False))
+    except NotFoundError:
+        run = store.get_run(run_id)
+        return metrics_table(run.metrics, title=f"run {run_id}: {escape(run.strategy)}")
+
+
 def print_outcome(outcome: ExperimentOutcome, store: ResultStore, config: ExperimentConfig) -> None:
-    """Print the top runs (swept parameters only) and where the outputs went."""
+    """Print the top runs (swept parameters only), the best run's tear sheet, and the outputs."""
     top_n = config.ranking.top_n
     frame = store.runs(
         outcome.experiment_id,
@@ -143,6 +161,8 @@ def print_outcome(outcome: ExperimentOutcome, store: ResultStore, config: Experi
         )
     except ImportError:
         console.print(runs_table(frame, outcome.metric, title))
+    if frame.height:
+        console.print(best_run_tearsheet(store, int(frame["id"][0])))
     state = "resumed" if outcome.resumed else "new"
     console.print(
         f"experiment {outcome.experiment_id} ({state}): {outcome.total} combinations, "
