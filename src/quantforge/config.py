@@ -10,12 +10,13 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: Where the catalog lives when neither ``--catalog`` nor ``QUANTFORGE_CATALOG`` says otherwise.
-DEFAULT_CATALOG = "catalog"
-#: Binance spot REST base URL; point it at a test server, Binance US or the testnet.
-DEFAULT_BINANCE_BASE_URL = "https://api.binance.com"
-#: Binance public data dumps.
-DEFAULT_BINANCE_DATA_URL = "https://data.binance.vision"
+from quantforge.defaults import (
+    DEFAULT_BINANCE_BASE_URL,
+    DEFAULT_BINANCE_DATA_URL,
+    DEFAULT_CATALOG,
+)
+
+__all__ = ["DEFAULT_BINANCE_BASE_URL", "DEFAULT_BINANCE_DATA_URL", "DEFAULT_CATALOG", "Settings"]
 
 
 class Settings(BaseSettings):

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from quantforge import __version__
-from quantforge.config import DEFAULT_BINANCE_BASE_URL, DEFAULT_CATALOG
+from quantforge.defaults import DEFAULT_BINANCE_BASE_URL, DEFAULT_CATALOG
 from quantforge.logs import configure_logging
 
 #: human-facing output (tables, summaries); diagnostics go through `logging` to stderr.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -12,10 +12,12 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from quantforge.cli._app import CatalogOption, console, data_app, err_console
-from quantforge.config import DEFAULT_BINANCE_BASE_URL, DEFAULT_CATALOG
-from quantforge.data.catalog import Catalog
-from quantforge.data.sync import SyncConfig, SyncResult, load_sync_config, sync_klines
+from quantforge.defaults import DEFAULT_BINANCE_BASE_URL, DEFAULT_CATALOG
 from quantforge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from quantforge.data.catalog import Catalog
+    from quantforge.data.sync import SyncResult
 
 __all__ = ["list_datasets", "sync"]
 
@@ -40,6 +42,8 @@ def _fmt_span(value: timedelta | None) -> str:
 @data_app.command("list")
 def list_datasets(catalog: CatalogOption = DEFAULT_CATALOG) -> None:
     """List the datasets in the catalog: range, rows and gaps (computed from the data)."""
+    from quantforge.data.catalog import Catalog
+
     cat = Catalog(catalog)
     infos = cat.datasets()
     if not infos:
@@ -135,7 +139,9 @@ def sync(
 
     Options override the config file. Datasets resume after their last bar; empty ones at --since.
     """
+    from quantforge.data.catalog import Catalog
     from quantforge.data.sources.binance import BinanceClient
+    from quantforge.data.sync import SyncConfig, load_sync_config, sync_klines
 
     file_config = load_sync_config(config) if config is not None else None
     symbol_list = _split(symbols) or (file_config.symbols if file_config else None)

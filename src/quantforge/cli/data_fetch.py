@@ -12,9 +12,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 from rich.markup import escape
 from rich.progress import (
@@ -35,10 +34,13 @@ from quantforge.cli._app import (
     data_app,
     err_console,
 )
-from quantforge.config import DEFAULT_BINANCE_BASE_URL, DEFAULT_BINANCE_DATA_URL, DEFAULT_CATALOG
-from quantforge.data.catalog import Catalog, WriteReport
-from quantforge.data.schema import AGG_TRADES_KIND, BAR_TIME, TRADE_TIME, normalize_interval
+from quantforge.defaults import DEFAULT_BINANCE_BASE_URL, DEFAULT_BINANCE_DATA_URL, DEFAULT_CATALOG
 from quantforge.errors import ConfigError, NotFoundError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from quantforge.data.catalog import WriteReport
 
 __all__ = ["fetch"]
 
@@ -108,6 +110,7 @@ def _fetch_rest(
     start: datetime,
     end: datetime,
 ) -> pl.DataFrame:
+    from quantforge.data.schema import AGG_TRADES_KIND
     from quantforge.data.sources.binance import BinanceClient
 
     what = interval or AGG_TRADES_KIND
@@ -129,6 +132,9 @@ def _fetch_dumps(
     end: datetime,
     keep: str | None,
 ) -> pl.DataFrame:
+    import polars as pl
+
+    from quantforge.data.schema import AGG_TRADES_KIND
     from quantforge.data.sources.binance_public import BinancePublicData, plan_dumps
 
     kind = "klines" if interval is not None else AGG_TRADES_KIND
@@ -201,6 +207,11 @@ def fetch(
     Only closed bars are stored; rows already in the catalog are replaced, so re-running a
     range is safe. Prints one summary line: rows fetched, new rows and the time range.
     """
+    import polars as pl
+
+    from quantforge.data.catalog import Catalog
+    from quantforge.data.schema import AGG_TRADES_KIND, BAR_TIME, TRADE_TIME, normalize_interval
+
     if (interval is None) == (not trades):
         msg = "say what to fetch: --interval 15m for bars, or --trades for aggregate trades"
         raise ConfigError(msg)

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from quantforge.bars import BAR_KINDS, trade_bars
 from quantforge.cli._app import CatalogOption, ExchangeOption, IntervalOption, console, data_app
-from quantforge.config import DEFAULT_CATALOG
-from quantforge.data.catalog import Catalog
-from quantforge.data.ingest import ImportReport, import_files, write_quarantine
-from quantforge.data.resample import resample_bars
-from quantforge.data.schema import AGG_TRADES_KIND, TRADES_KIND, normalize_interval
-from quantforge.data.validate import CheckReport, check_bars, split_quarantine
+from quantforge.defaults import DEFAULT_CATALOG
 from quantforge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from quantforge.data.ingest import ImportReport
+    from quantforge.data.validate import CheckReport
 
 __all__ = ["bars_command", "check_command", "import_command", "resample_command"]
 
@@ -127,6 +124,10 @@ def import_command(
 
     Example: quantforge data import BTCUSDT-1m-2024-12-*.zip --symbol BTCUSDT --interval 1m
     """
+    from quantforge.data.catalog import Catalog
+    from quantforge.data.ingest import import_files
+    from quantforge.data.schema import AGG_TRADES_KIND, TRADES_KIND, normalize_interval
+
     if trades and agg_trades:
         msg = "give at most one of --trades and --agg-trades"
         raise ConfigError(msg)
@@ -173,6 +174,11 @@ def check_command(
 
     Example: quantforge data check BTCUSDT --interval 15m --strict
     """
+    from quantforge.data.catalog import Catalog
+    from quantforge.data.ingest import write_quarantine
+    from quantforge.data.schema import normalize_interval
+    from quantforge.data.validate import check_bars, split_quarantine
+
     cat = Catalog(catalog)
     iv = normalize_interval(interval)
     bars = cat.read_bars(symbol, iv, exchange=exchange, start=start, end=end)
@@ -218,6 +224,10 @@ def resample_command(
 
     Example: quantforge data resample BTCUSDT --from 1m --to 1h --drop-incomplete
     """
+    from quantforge.data.catalog import Catalog
+    from quantforge.data.resample import resample_bars
+    from quantforge.data.schema import normalize_interval
+
     cat = Catalog(catalog)
     src, dst = normalize_interval(source), normalize_interval(target)
     bars = cat.read_bars(symbol, src, exchange=exchange)
@@ -266,6 +276,12 @@ def bars_command(
 
     Example: quantforge data bars BTCUSDT --kind dollar --per-day 50 --out btc-dollar.parquet
     """
+    import polars as pl
+
+    from quantforge.bars import BAR_KINDS, trade_bars
+    from quantforge.data.catalog import Catalog
+    from quantforge.data.schema import AGG_TRADES_KIND, TRADES_KIND
+
     if kind not in BAR_KINDS:
         msg = f"--kind must be one of {', '.join(BAR_KINDS)}, got {kind!r}"
         raise ConfigError(msg)

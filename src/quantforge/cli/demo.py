@@ -25,24 +25,19 @@ import os
 import tempfile
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
-import httpx
-import numpy as np
-import polars as pl
 import typer
-import yaml
 
 from quantforge.cli._app import app, console
-from quantforge.cli.results import open_store
-from quantforge.cli.run import execute, print_outcome
-from quantforge.config import Settings
-from quantforge.data.catalog import Catalog
-from quantforge.data.ingest import import_files
-from quantforge.data.schema import interval_ms
 from quantforge.errors import DataError, QuantforgeError
-from quantforge.experiment.config import ExperimentConfig, parse_experiment
-from quantforge.strategies.registry import parameter_names
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from quantforge.config import Settings
+    from quantforge.data.catalog import Catalog
+    from quantforge.experiment.config import ExperimentConfig
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +58,11 @@ def demo_config(
     ``days`` keeps only the first ``days`` days of the demo year (a quick check; the experiment
     name says so).
     """
+    import yaml
+
+    from quantforge.experiment.config import parse_experiment
+    from quantforge.strategies.registry import parameter_names
+
     text = resources.files("quantforge.examples").joinpath(DEMO_FILE).read_text(encoding="utf-8")
     document: dict[str, Any] = yaml.safe_load(text)
     document["data"]["catalog"] = catalog
@@ -101,6 +101,11 @@ def synthetic_bars(
     start: dt.datetime, end: dt.datetime, interval: str, seed: int = 7
 ) -> pl.DataFrame:
     """Return a seeded random walk of OHLCV bars in ``[start, end)`` (NOT market data)."""
+    import numpy as np
+    import polars as pl
+
+    from quantforge.data.schema import interval_ms
+
     step = interval_ms(interval)
     first = int(start.timestamp() * 1000)
     n = (int(end.timestamp() * 1000) - first) // step
@@ -129,6 +134,8 @@ def synthetic_bars(
 
 
 def _expected_bars(config: ExperimentConfig) -> int:
+    from quantforge.data.schema import interval_ms
+
     span = config.data.end - config.data.start
     return int(span.total_seconds() * 1000) // interval_ms(config.data.interval)
 
@@ -145,6 +152,10 @@ def _catalog_bars(catalog: Catalog, config: ExperimentConfig) -> pl.DataFrame | 
 
 
 def _import_shared(path: Path, catalog: Catalog, config: ExperimentConfig) -> str:
+    import polars as pl
+
+    from quantforge.data.ingest import import_files
+
     data = config.data
     start_ms = int(data.start.timestamp() * 1000)
     end_ms = int(data.end.timestamp() * 1000)
@@ -205,6 +216,13 @@ def demo(
     ] = None,
 ) -> None:
     """Run the main job: naive vs regime-filtered MA cross on a year of BTCUSDT 15m bars."""
+    import httpx
+
+    from quantforge.cli.results import open_store
+    from quantforge.cli.run import execute, print_outcome
+    from quantforge.config import Settings
+    from quantforge.data.catalog import Catalog
+
     settings = Settings()
     where = catalog or settings.catalog
     out = results or settings.results_dir

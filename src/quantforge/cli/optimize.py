@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -19,15 +19,9 @@ from rich.table import Table
 
 from quantforge.cli._app import app, console
 from quantforge.cli.results import StoreOption, format_value, open_store
-from quantforge.config import Settings
-from quantforge.experiment.optimize import (
-    OptimizationResult,
-    OptimizeProgress,
-    choose_target,
-    load_optimize_file,
-    run_optimization,
-)
-from quantforge.experiment.runner import build_executor, load_bars
+
+if TYPE_CHECKING:
+    from quantforge.experiment.optimize import OptimizationResult, OptimizeProgress
 
 __all__ = ["app", "optimize_command", "print_optimization"]
 
@@ -90,6 +84,10 @@ def optimize_command(
     ] = None,
 ) -> None:
     """Search the experiment's parameter space with Optuna; resumes a stopped study."""
+    from quantforge.config import Settings
+    from quantforge.experiment.optimize import choose_target, load_optimize_file, run_optimization
+    from quantforge.experiment.runner import build_executor, load_bars
+
     loaded = load_optimize_file(experiment)
     config = loaded.config
     updates = {

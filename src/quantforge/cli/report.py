@@ -9,23 +9,17 @@ import json
 import re
 import webbrowser
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from quantforge.cli._app import app, console
-from quantforge.config import Settings
 from quantforge.errors import ConfigError, NotFoundError
-from quantforge.report.build import (
-    ReportFiles,
-    ranking_of,
-    write_experiment_report,
-    write_run_report,
-)
-from quantforge.report.data import run_view_from_store
-from quantforge.report.tearsheet import tearsheet, top_runs_table
-from quantforge.store import ResultStore
+
+if TYPE_CHECKING:
+    from quantforge.report.build import ReportFiles
+    from quantforge.store import ResultStore
 
 __all__ = ["parse_target", "report"]
 
@@ -73,6 +67,8 @@ def _fixed(text: str) -> tuple[str, object]:
 
 
 def _default_store() -> str:
+    from quantforge.config import Settings
+
     settings = Settings()
     if settings.store_url:
         return settings.store_url
@@ -160,6 +156,12 @@ def report(
     ] = None,
 ) -> None:
     """Write HTML and PNG reports of a stored run or experiment (nothing is re-run)."""
+    from quantforge.config import Settings
+    from quantforge.report.build import ranking_of, write_experiment_report, write_run_report
+    from quantforge.report.data import run_view_from_store
+    from quantforge.report.tearsheet import tearsheet, top_runs_table
+    from quantforge.store import ResultStore
+
     kind, number = parse_target(target)
     pairs = [_pair(text) for text in heatmap] if heatmap else None
     fixed = dict(_fixed(text) for text in fix) if fix else None

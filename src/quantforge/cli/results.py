@@ -11,18 +11,19 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import polars as pl
-import sqlalchemy as sa
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from quantforge.cli._app import app, console
 from quantforge.errors import ConfigError
-from quantforge.experiment.runner import PROVENANCE, stored_config
-from quantforge.store import ResultStore
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from quantforge.store import ResultStore
 
 __all__ = [
     "DEFAULT_STORE",
@@ -56,6 +57,10 @@ StoreOption = Annotated[
 
 def open_store(url: str, results_dir: str | Path | None = None) -> ResultStore:
     """Open the store; a server database keeps its artifacts in ``<results_dir>/artifacts``."""
+    import sqlalchemy as sa
+
+    from quantforge.store import ResultStore
+
     artifacts: Path | None = None
     if sa.make_url(url).get_backend_name() != "sqlite":
         artifacts = Path(results_dir or "results") / "artifacts"
@@ -119,6 +124,8 @@ def list_results(
     store: StoreOption = None,
 ) -> None:
     """List experiments, or the runs of one experiment (best first by its ranking metric)."""
+    from quantforge.experiment.runner import stored_config
+
     with _store(store) as db:
         if experiment is None:
             frame = db.experiments()
@@ -164,6 +171,8 @@ def show(
     store: StoreOption = None,
 ) -> None:
     """Show one run: parameters, every metric, provenance and artifacts."""
+    from quantforge.experiment.runner import PROVENANCE
+
     with _store(store) as db:
         run = db.get_run(run_id)
         experiment = db.get_experiment(run.experiment_id)
@@ -228,6 +237,8 @@ def best(
     store: StoreOption = None,
 ) -> None:
     """Show the best runs of an experiment by a metric."""
+    from quantforge.experiment.runner import stored_config
+
     if top < 1:
         raise ConfigError(f"--top must be >= 1; got {top}")
     with _store(store) as db:
@@ -255,6 +266,8 @@ def export(
     store: StoreOption = None,
 ) -> None:
     """Export every run of an experiment (ranked by its metric) to CSV, Parquet or JSON."""
+    from quantforge.experiment.runner import stored_config
+
     kind = (file_format or out.suffix.lstrip(".")).lower()
     if kind not in ("csv", "parquet", "json"):
         raise ConfigError(f"--format must be csv, parquet or json; got {kind!r}")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 from rich.console import RenderableType
 from rich.markup import escape
@@ -26,18 +25,14 @@ from rich.text import Text
 
 from quantforge.cli._app import app, console
 from quantforge.cli.results import DEFAULT_STORE, StoreOption, format_value, open_store, runs_table
-from quantforge.config import Settings
 from quantforge.errors import NotFoundError
-from quantforge.experiment.config import ExperimentConfig, load_experiment
-from quantforge.experiment.runner import (
-    ExperimentOutcome,
-    SweepProgress,
-    build_executor,
-    rerun,
-    run_experiment,
-)
-from quantforge.store import ResultStore
-from quantforge.strategies.registry import parameter_names
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from quantforge.experiment.config import ExperimentConfig
+    from quantforge.experiment.runner import ExperimentOutcome, SweepProgress
+    from quantforge.store import ResultStore
 
 __all__ = ["app", "best_run_tearsheet", "execute", "print_outcome"]
 
@@ -61,6 +56,8 @@ def execute(
     tag: str = "",
 ) -> ExperimentOutcome:
     """Run an experiment with a Rich progress bar (done/total, rate, ETA, best so far)."""
+    from quantforge.experiment.runner import build_executor, run_experiment
+
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -104,6 +101,8 @@ def execute(
 
 
 def _swept_only(frame: pl.DataFrame, config: ExperimentConfig) -> pl.DataFrame:
+    import polars as pl
+
     # show the parameters the grid varies; the fixed ones (defaults) only make the table wide
     swept = {
         name
@@ -204,6 +203,10 @@ def run(
     ] = None,
 ) -> None:
     """Run (or resume) a parameter sweep: only combinations not yet stored are computed."""
+    from quantforge.config import Settings
+    from quantforge.experiment.config import load_experiment
+    from quantforge.strategies.registry import parameter_names
+
     config = load_experiment(experiment, strategy_parameters=parameter_names)
     settings = Settings()
     if catalog is None and config.data.catalog is None:
@@ -239,6 +242,8 @@ def rerun_command(
     ] = None,
 ) -> None:
     """Re-run one stored combination from its stored config and check the metrics are identical."""
+    from quantforge.experiment.runner import rerun
+
     url = store or DEFAULT_STORE
     with open_store(url) as db:
         outcome = rerun(db, run_id, catalog=catalog)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from quantforge.cli._app import app, console
-from quantforge.strategies import registry
-from quantforge.strategies.params import Param
+
+if TYPE_CHECKING:
+    from quantforge.strategies.params import Param
 
 __all__ = ["app", "strategies_app"]
 
@@ -24,6 +25,8 @@ app.add_typer(strategies_app, name="strategies")
 
 
 def _paths(name: str) -> str:
+    from quantforge.strategies import registry
+
     return "signals, events" if registry.get(name).has_signals else "events"
 
 
@@ -32,6 +35,8 @@ def list_strategies(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """List the built-in strategies (name, engine paths, summary)."""
+    from quantforge.strategies import registry
+
     if as_json:
         rows = [
             {"name": n, "paths": _paths(n).split(", "), "summary": registry.get(n).summary}
@@ -64,6 +69,8 @@ def show_strategy(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Show one strategy: parameters (defaults, allowed ranges), constraints and rules."""
+    from quantforge.strategies import registry
+
     definition = registry.get(name)
     rows = [_param_row(p) for p in definition.space.params]
     # constraint messages name the values as ' ({slow})'; the rule alone reads 'slow must be > fast'

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -12,13 +12,10 @@ from rich.table import Table
 
 from quantforge.cli._app import app, console
 from quantforge.cli.results import StoreOption, format_value, open_store
-from quantforge.config import Settings
 from quantforge.errors import ConfigError
-from quantforge.experiment.optimize import choose_target, load_optimize_file
-from quantforge.experiment.runner import build_executor, experiment_dir, load_bars
-from quantforge.experiment.validation import ValidationReport, ValidationSpec, run_validation
-from quantforge.experiment.walkforward import WalkForwardSpec
-from quantforge.report.validation import write_validation_html
+
+if TYPE_CHECKING:
+    from quantforge.experiment.validation import ValidationReport
 
 __all__ = ["app", "print_validation", "validate_command"]
 
@@ -109,6 +106,13 @@ def validate_command(
     ] = None,
 ) -> None:
     """Validate the optimised strategy: walk-forward, DSR, PBO, Monte Carlo and an HTML report."""
+    from quantforge.config import Settings
+    from quantforge.experiment.optimize import choose_target, load_optimize_file
+    from quantforge.experiment.runner import build_executor, experiment_dir, load_bars
+    from quantforge.experiment.validation import ValidationSpec, run_validation
+    from quantforge.experiment.walkforward import WalkForwardSpec
+    from quantforge.report.validation import write_validation_html
+
     loaded = load_optimize_file(experiment)
     config = loaded.config
     try:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
 from quantforge.cli._app import app, console
 
 __all__ = ["warmup"]
@@ -21,6 +19,8 @@ def warmup() -> None:
 
     Example: quantforge warmup
     """
+    import numpy as np
+
     started = time.perf_counter()
     from quantforge.engine import warmup as engine_warmup
 
