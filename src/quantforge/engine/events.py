@@ -144,7 +144,8 @@ class EventContext:
         ``trail`` a trailing stop following the best price from the current close. Without
         ``qty`` the quantity comes from ``size`` or the backtest's sizer. ``stop_loss``,
         ``take_profit``, ``trailing`` and ``timeout_bars`` attach exits (as in `ExitRules`);
-        when all are None an entry gets the backtest's ``exit_rules``. ``stop_distance`` /
+        the backtest's ``exit_rules`` fill in the kinds left unset (`ExitRules.merged`; both
+        setting one kind raises `ConfigError`). ``stop_distance`` /
         ``take_profit_distance`` attach a stop / take-profit at that price distance from the
         entry fill (live from the entry bar like the other attached exits). ``tag`` labels a
         reduce-only order's exit reason ("signal" by default; "stop", "take_profit",
@@ -296,7 +297,7 @@ class EventContext:
                 sl_d, tp_d = rules.distances_at(self.i)
         else:
             rules = ExitRules(stop_loss, take_profit, trailing, timeout_bars, stop_distance,
-                              take_profit_distance)  # fmt: skip
+                              take_profit_distance).merged(self._config.exit_rules)  # fmt: skip
             sl, tp, tk, tv, to = rules.lower()
             sl_d, tp_d = rules.distances_at(self.i)
         if trail is not None:

@@ -159,6 +159,72 @@ class ExitRules:
         )
 
     @property
+    def is_empty(self) -> bool:
+        """Return whether no exit at all is set."""
+        return (
+            self.stop_loss is None
+            and self.take_profit is None
+            and self.trailing is None
+            and self.timeout_bars is None
+            and self.stop_distance is None
+            and self.take_profit_distance is None
+        )
+
+    def merged(self, defaults: ExitRules) -> ExitRules:
+        """Return these exits with ``defaults`` filling in the kinds these leave unset.
+
+        The kinds are: stop (``stop_loss`` or ``stop_distance``), take-profit (``take_profit``
+        or ``take_profit_distance``), trailing stop and timeout. A strategy's own exits merge
+        this way with the backtest's ``exit_rules`` (an experiment's ``engine.risk``), on both
+        engine paths.
+
+        Raises
+        ------
+        ConfigError
+            When both set the same kind: one of the two would be ignored.
+        """
+        if defaults.is_empty:
+            return self
+        if self.is_empty:
+            return defaults
+        kinds = (
+            (
+                "stop",
+                (self.stop_loss, self.stop_distance),
+                (defaults.stop_loss, defaults.stop_distance),
+            ),
+            (
+                "take-profit",
+                (self.take_profit, self.take_profit_distance),
+                (defaults.take_profit, defaults.take_profit_distance),
+            ),
+            ("trailing stop", (self.trailing,), (defaults.trailing,)),
+            ("timeout", (self.timeout_bars,), (defaults.timeout_bars,)),
+        )
+        for kind, own, default in kinds:
+            if any(v is not None for v in own) and any(v is not None for v in default):
+                msg = (
+                    f"both the strategy and the backtest's exit rules set a {kind} exit, so one "
+                    "would be ignored; set it in one place only (the strategy's parameters, or "
+                    "the engine's exit_rules / an experiment's engine.risk)"
+                )
+                raise ConfigError(msg)
+        own_stop = self.stop_loss is not None or self.stop_distance is not None
+        own_take = self.take_profit is not None or self.take_profit_distance is not None
+        return ExitRules(
+            stop_loss=self.stop_loss if own_stop else defaults.stop_loss,
+            take_profit=self.take_profit if own_take else defaults.take_profit,
+            trailing=self.trailing if self.trailing is not None else defaults.trailing,
+            timeout_bars=(
+                self.timeout_bars if self.timeout_bars is not None else defaults.timeout_bars
+            ),
+            stop_distance=self.stop_distance if own_stop else defaults.stop_distance,
+            take_profit_distance=(
+                self.take_profit_distance if own_take else defaults.take_profit_distance
+            ),
+        )
+
+    @property
     def has_distances(self) -> bool:
         """Return whether any absolute distance is set."""
         return self.stop_distance is not None or self.take_profit_distance is not None

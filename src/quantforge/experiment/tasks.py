@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -209,7 +209,7 @@ def simulate_metrics(
     plan = definition.signals(arrays, resolved, cache)
     if markets is None:
         return plan.metrics(frame, backtest)
-    config = replace(backtest, exit_rules=plan.exit_rules)
+    config = plan.configured(backtest)
     period = config.kernel_atr_period
     market = markets.get(period)
     if market is None:

@@ -49,11 +49,20 @@ class SignalPlan:
     short_exits: BoolArray | None = None
     exit_rules: ExitRules = field(default_factory=ExitRules)
 
-    def run(self, bars: pl.DataFrame, config: Backtest) -> BacktestResult:
-        """Run this plan on ``bars`` with ``config`` (its ``exit_rules`` are replaced by ours)."""
+    def configured(self, config: Backtest) -> Backtest:
+        """Return ``config`` with the exits our entries get: ours, merged with its own.
+
+        ``config.exit_rules`` fill in the kinds of exit we leave unset, as on the event path
+        (`ExitRules.merged`; both setting one kind raises `ConfigError`).
+        """
         from dataclasses import replace
 
-        return replace(config, exit_rules=self.exit_rules).run_signals(
+        rules = self.exit_rules.merged(config.exit_rules)
+        return config if rules is config.exit_rules else replace(config, exit_rules=rules)
+
+    def run(self, bars: pl.DataFrame, config: Backtest) -> BacktestResult:
+        """Run this plan on ``bars`` with ``config`` (exits merged, see `configured`)."""
+        return self.configured(config).run_signals(
             bars, self.entries, self.exits, self.short_entries, self.short_exits
         )
 
@@ -61,11 +70,9 @@ class SignalPlan:
         """Return only the metrics of `run` (equal bit for bit), without building frames.
 
         ``bars`` may be the `MarketArrays` of ``config.market(frame)`` reused across plans, as
-        long as ``config`` with our ``exit_rules`` has the same ``kernel_atr_period``.
+        long as ``configured(config)`` has the same ``kernel_atr_period``.
         """
-        from dataclasses import replace
-
-        return replace(config, exit_rules=self.exit_rules).run_signals_metrics(
+        return self.configured(config).run_signals_metrics(
             bars, self.entries, self.exits, self.short_entries, self.short_exits
         )
 
