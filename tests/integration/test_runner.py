@@ -56,6 +56,7 @@ def config(
     symbols: tuple[str, ...] = ("BTCUSDT",),
     name: str = "runner-test",
     store: str | None = None,
+    risk: dict[str, Any] | None = None,
 ) -> ExperimentConfig:
     document: dict[str, Any] = {
         "name": name,
@@ -81,6 +82,8 @@ def config(
     }
     if store is not None:
         document["outputs"]["store"] = store
+    if risk is not None:
+        document["engine"]["risk"] = risk
     return parse_experiment(document)
 
 
@@ -299,3 +302,26 @@ def test_postgresql_store(
         best = store.get_run(outcome.artifact_runs[0])
         assert set(best.artifacts) == {"trades", "equity"}
         assert rerun(store, best.id).identical
+
+
+def test_engine_risk_exits_add_to_the_strategies_own(
+    catalog: str, tmp_path: Path, executor: LocalExecutor
+) -> None:
+    # engine.risk.timeout_bars joins ma_cross's percent stop and regime_ma_cross's ATR stop
+    # (it used to be dropped silently on the fast path): no trade is held past 4 bars
+    cfg = config(catalog, tmp_path / "timeout", risk={"timeout_bars": 4})
+    with ResultStore.open(cfg.store_url()) as store:
+        outcome = run_experiment(cfg, store=store, executor=executor)
+        runs = store.runs(outcome.experiment_id, status="all")
+        longest = [store.get_run(int(i)).metrics["longest_holding_bars"] for i in runs["id"]]
+    assert outcome.ok == 8, runs["error"].to_list()
+    assert runs["n_trades"].min() > 0
+    assert max(longest) <= 4
+
+    # a stop in engine.risk next to the strategies' own: each combination fails, saying why
+    cfg = config(catalog, tmp_path / "stop", risk={"stop_loss": 0.02})
+    with ResultStore.open(cfg.store_url()) as store:
+        outcome = run_experiment(cfg, store=store, executor=executor)
+        runs = store.runs(outcome.experiment_id, status="all")
+    assert outcome.ok == 0 and outcome.errors == 8
+    assert all("set a stop exit" in e for e in runs["error"])

@@ -438,7 +438,7 @@ class SizingSpec(_Model):
 
     ``percent_equity`` (fraction of equity, 1.0 = all); ``fixed_notional`` (notional, quote
     currency); ``fixed_qty`` (qty, base asset); ``risk_percent`` (fraction of equity lost at the
-    stop; needs ``risk.stop_loss``).
+    entry's stop: the strategy's own or ``risk.stop_loss``; entries without one are rejected).
     """
 
     mode: Literal["percent_equity", "fixed_notional", "fixed_qty", "risk_percent"] = (
@@ -477,14 +477,6 @@ class EngineSpec(_Model):
     sizing: SizingSpec = SizingSpec()
     risk: RiskSpec = RiskSpec()
     intrabar: Literal["adverse", "favorable", "open_distance"] = "adverse"
-
-    @model_validator(mode="after")
-    def _risk_sizing_needs_a_stop(self) -> EngineSpec:
-        if self.sizing.mode == "risk_percent" and self.risk.stop_loss is None:
-            raise ValueError(
-                "sizing mode 'risk_percent' sizes from the stop distance; set risk.stop_loss"
-            )
-        return self
 
 
 class RankingSpec(_Model):

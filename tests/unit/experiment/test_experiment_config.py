@@ -263,7 +263,6 @@ def test_engine_section_matches_the_engine_vocabulary(tmp_path: Path) -> None:
         ),
         "engine: {slippage: {model: fixed_bps}}": "needs params ['bps']",
         "engine: {slippage: {model: fixed_bsp}}": "did you mean 'fixed_bps'?",
-        "engine: {sizing: {mode: risk_percent, params: {fraction: 0.01}}}": "set risk.stop_loss",
         "engine: {sizing: {mode: fixed_qty, params: {qty: -1}}}": "must be > 0",
         "engine: {intrabar: adverse_first}": "did you mean 'adverse'?",
         "engine: {fees: {maker: -0.02}}": "engine.fees.maker",
