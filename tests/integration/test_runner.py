@@ -323,5 +323,6 @@ def test_engine_risk_exits_add_to_the_strategies_own(
     with ResultStore.open(cfg.store_url()) as store:
         outcome = run_experiment(cfg, store=store, executor=executor)
         runs = store.runs(outcome.experiment_id, status="all")
-    assert outcome.ok == 0 and outcome.errors == 8
+    assert outcome.ok == 0
+    assert outcome.errors == 8
     assert all("set a stop exit" in e for e in runs["error"])

@@ -10,13 +10,13 @@ import math
 
 import numpy as np
 import pytest
+from tests.unit.engine.conftest import Script, make_bars
 
 import quantforge as qf
 from quantforge.engine.backtest import Backtest
 from quantforge.engine.exits import ExitRules, TrailingStop
 from quantforge.errors import ConfigError
 from quantforge.strategies.library._common import SignalPlan
-from tests.unit.engine.conftest import Script, make_bars
 
 # a slow rise: no 5 % stop is ever hit, so only the timeout (or the final bar) can close
 RISE = [(100.0 + i, 101.0 + i, 99.5 + i, 100.5 + i) for i in range(12)]
@@ -29,10 +29,12 @@ def test_merged_fills_unset_kinds_and_keeps_own() -> None:
     assert merged.stop_loss == 0.05
     assert merged.timeout_bars == 3
     assert merged.take_profit_distance == 2.0
-    assert merged.take_profit is None and merged.stop_distance is None
+    assert merged.take_profit is None
+    assert merged.stop_distance is None
     assert own.merged(ExitRules()) is own
     assert ExitRules().merged(defaults) is defaults
-    assert ExitRules().is_empty and not own.is_empty
+    assert ExitRules().is_empty
+    assert not own.is_empty
 
 
 @pytest.mark.parametrize(
