@@ -120,6 +120,9 @@ def test_cli_optimize_resumes_and_extends(catalog: str, tmp_path: Path) -> None:
     # the results store still works next to Optuna's tables
     with ResultStore.open(url) as store:
         assert store.experiments().height == 0
+    # and plain Optuna (its own schema check included) opens the study from the URL
+    plain = optuna.load_study(study_name=names[0], storage=url)
+    assert plain.best_params == best_ints
     # same command again: nothing left to do, no new trials
     result = runner.invoke(app, ["optimize", str(path), "--store", url], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output

@@ -98,14 +98,45 @@ def experiment(store: ResultStore, name: str = "exp") -> int:
 def test_open_migrates_to_head_and_reopens(database: str) -> None:
     with ResultStore.open(database) as first:
         names = set(sa.inspect(first.engine).get_table_names())
-        assert {"experiments", "runs", "artifacts", "alembic_version"} <= names
+        assert {"experiments", "runs", "artifacts", "quantforge_alembic_version"} <= names
+        assert "alembic_version" not in names  # Alembic's default table is left to Optuna
         with first.engine.connect() as connection:
-            version = connection.execute(sa.text("SELECT version_num FROM alembic_version"))
+            version = connection.execute(
+                sa.text("SELECT version_num FROM quantforge_alembic_version")
+            )
             assert [row[0] for row in version] == ["0001"]
         columns = {c["name"] for c in sa.inspect(first.engine).get_columns("runs")}
         assert set(HEADLINE_METRIC_TYPES) <= columns
     with ResultStore.open(database) as again:  # idempotent
         assert "runs" in sa.inspect(again.engine).get_table_names()
+
+
+def test_a_store_with_its_revision_in_alembic_version_is_converted(database: str) -> None:
+    # the layout of stores made before the own version table: our "0001" in alembic_version,
+    # next to Optuna's revision row when a study shared the database
+    with ResultStore.open(database) as first:
+        experiment_id = experiment(first)
+        with first.engine.begin() as connection:
+            connection.execute(sa.text("DROP TABLE quantforge_alembic_version"))
+            connection.execute(
+                sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+            )
+            connection.execute(sa.text("INSERT INTO alembic_version VALUES ('0001'), ('v3.2.0.a')"))
+    with ResultStore.open(database) as again:
+        with again.engine.connect() as connection:
+            ours = connection.execute(sa.text("SELECT version_num FROM quantforge_alembic_version"))
+            assert [row[0] for row in ours] == ["0001"]
+            shared = connection.execute(sa.text("SELECT version_num FROM alembic_version"))
+            assert [row[0] for row in shared] == ["v3.2.0.a"]  # Optuna's row stays
+        assert again.experiments()["id"].to_list() == [experiment_id]  # nothing re-created
+        with again.engine.begin() as connection:  # without Optuna's row the table goes
+            connection.execute(sa.text("DROP TABLE quantforge_alembic_version"))
+            connection.execute(sa.text("DELETE FROM alembic_version"))
+            connection.execute(sa.text("INSERT INTO alembic_version VALUES ('0001')"))
+    with ResultStore.open(database) as third:
+        names = set(sa.inspect(third.engine).get_table_names())
+        assert "alembic_version" not in names
+        assert "quantforge_alembic_version" in names
 
 
 def test_experiment_roundtrip(store: ResultStore) -> None:

@@ -396,16 +396,17 @@ def _fixed_values(spec: StrategySpec) -> dict[str, Any]:
 def optuna_storage(url: str, *, heartbeat_s: int | None = None) -> optuna.storages.RDBStorage:
     """Return an Optuna storage on the results database ``url``.
 
-    The results store's own Alembic revision lives in ``alembic_version``; Optuna keeps its schema
-    version in ``version_info``, so its compatibility check (which would read ``alembic_version``)
-    is skipped. Open the `ResultStore` first so its migrations run before Optuna's tables appear.
+    The results store keeps its Alembic revision in its own table
+    (`quantforge.store.tables.VERSION_TABLE`), so Optuna's ``alembic_version`` and its schema
+    check are Optuna's alone: the same database also opens with a plain
+    ``optuna.load_study(storage=url)`` or optuna-dashboard.
 
     Raises
     ------
     OptimizationError
         When the database cannot be reached.
     """
-    kwargs: dict[str, Any] = {"skip_compatibility_check": True}
+    kwargs: dict[str, Any] = {}
     if heartbeat_s is not None:
         kwargs.update(heartbeat_interval=heartbeat_s, grace_period=4 * heartbeat_s)
     try:

@@ -29,10 +29,18 @@ import polars as pl
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from pydantic import BaseModel
 
 from quantforge.errors import ConfigError, NotFoundError, StoreError
-from quantforge.store.tables import HEADLINE_METRIC_TYPES, artifacts, experiments, runs
+from quantforge.store.tables import (
+    HEADLINE_METRIC_TYPES,
+    VERSION_TABLE,
+    artifacts,
+    experiments,
+    runs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,30 @@ _NON_FINITE: Final = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 # Alembic keeps the running migration in module globals (alembic.context, alembic.op), so two
 # threads must not migrate at the same time; this lock is the one piece of module state here.
 _MIGRATION_LOCK: Final = threading.Lock()
+
+
+def _adopt_shared_version_table(connection: sa.Connection, config: AlembicConfig) -> None:
+    """Move our revision out of ``alembic_version`` (stores made before `VERSION_TABLE`).
+
+    Earlier stores kept their revision in Alembic's default table, where Optuna (sharing the
+    database) reads its own: a plain ``optuna.load_study(storage=url)`` then refused the database.
+    Our row moves to `VERSION_TABLE`; an ``alembic_version`` left empty is dropped, so Optuna
+    stamps its own revision there the next time it opens the database.
+    """
+    names = set(sa.inspect(connection).get_table_names())
+    if VERSION_TABLE in names or "alembic_version" not in names:
+        return
+    ours = {rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()}
+    shared = sa.table("alembic_version", sa.column("version_num", sa.String))
+    found = [v for v in connection.execute(sa.select(shared.c.version_num)).scalars() if v in ours]
+    if not found:
+        return
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    context.stamp(ScriptDirectory.from_config(config), found[0])
+    connection.execute(sa.delete(shared).where(shared.c.version_num.in_(found)))
+    if connection.execute(sa.select(sa.func.count()).select_from(shared)).scalar_one() == 0:
+        connection.execute(sa.text("DROP TABLE alembic_version"))
+    log.info("results store: moved schema revision %s to %s", found[0], VERSION_TABLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +250,7 @@ class ResultStore:
         for attempt in (1, 2):
             try:
                 with _MIGRATION_LOCK, self.engine.begin() as connection:
+                    _adopt_shared_version_table(connection, config)
                     config.attributes["connection"] = connection
                     command.upgrade(config, revision)
                 return

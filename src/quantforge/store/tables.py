@@ -27,6 +27,7 @@ from sqlalchemy.engine import Dialect
 
 __all__ = [
     "HEADLINE_METRIC_TYPES",
+    "VERSION_TABLE",
     "UTCDateTime",
     "artifacts",
     "experiments",
@@ -42,6 +43,10 @@ NAMING: Final = {
 }
 
 metadata = sa.MetaData(naming_convention=NAMING)
+
+#: Alembic's version table for these migrations. Not Alembic's default ``alembic_version``: Optuna
+#: studies share the results database and Optuna keeps its own schema revision in that table.
+VERSION_TABLE: Final = "quantforge_alembic_version"
 
 
 class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
-from quantforge.store.tables import metadata
+from quantforge.store.tables import VERSION_TABLE, metadata
 
 config = context.config
 
@@ -18,6 +18,7 @@ def _run(connection: sa.Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
+        version_table=VERSION_TABLE,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
