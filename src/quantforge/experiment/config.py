@@ -349,7 +349,8 @@ class StrategySpec(_Model):
             except ConfigError as e:
                 raise _SpecError(("constraints", i), str(e)) from e
         self._space = ParamSpace(dimensions=dimensions, constraints=tuple(parsed))
-        if names and len(ParamGrid(self._space)) == 0:
+        # the first valid combination is enough: len() would walk the whole constrained grid
+        if names and next(iter(ParamGrid(self._space)), None) is None:
             raise _SpecError(
                 ("constraints",),
                 f"no combination satisfies {list(self.constraints)}; loosen the constraints",
@@ -874,7 +875,9 @@ def parse_experiment(
         problems = _check_strategies(config, strategy_parameters)
         if problems:
             raise ConfigError(_summary(source, problems))
-    log.debug("loaded experiment %r from %s: %d runs", config.name, source, config.n_runs)
+    # the product size, not n_runs: counting a constrained grid walks all of it
+    bound = len(config.data.symbols) * sum(s.grid().product_size for s in config.all_strategies)
+    log.debug("loaded experiment %r from %s: at most %d runs", config.name, source, bound)
     return config
 
 

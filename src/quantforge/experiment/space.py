@@ -432,6 +432,11 @@ class ParamGrid:
         for point in itertools.product(*self._values):
             yield dict(zip(names, point, strict=True))
 
+    @property
+    def product_size(self) -> int:
+        """Return the size of the unconstrained product (an upper bound of ``len()``, no walk)."""
+        return math.prod(len(values) for values in self._values)
+
     def combinations(self) -> Iterator[Combination]:
         """Yield each combination that satisfies every constraint, in grid order.
 

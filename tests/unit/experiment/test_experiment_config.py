@@ -298,3 +298,40 @@ def test_engine_settings_build_the_engines_backtest(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="spot"):
         spot_levered.backtest()
+
+
+def test_loading_a_huge_constrained_space_does_not_walk_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 3,000 x 3,000 x 20 = 1.8e8 combinations: counting them at load used to hang the command
+    from quantforge.experiment.space import Constraint
+
+    checked = 0
+    holds = Constraint.holds
+
+    def counting(self: Constraint, combination: dict[str, object]) -> bool:
+        nonlocal checked
+        checked += 1
+        if checked > 10_000:
+            raise AssertionError("loading walks the constrained grid")
+        return holds(self, combination)
+
+    monkeypatch.setattr(Constraint, "holds", counting)
+    text = """
+name: huge
+data: {symbols: [BTCUSDT], interval: 15m, start: 2024-01-01, end: 2024-02-01}
+strategy:
+  name: ma_cross
+  params:
+    fast: {start: 2, stop: 3001, step: 1}
+    slow: {start: 3, stop: 3002, step: 1}
+    stop_pct: {start: 0.01, stop: 0.2, step: 0.01}
+  constraints: ["slow >= 2 * fast"]
+"""
+    config = load_experiment(write(tmp_path, text))
+    assert config.all_strategies[0].grid().product_size == 3000 * 3000 * 20
+    # a space no combination satisfies is still refused at load
+    impossible = text.replace("slow >= 2 * fast", "slow < 0")
+    monkeypatch.setattr(Constraint, "holds", holds)
+    small = impossible.replace("stop: 3001", "stop: 30").replace("stop: 3002", "stop: 31")
+    assert "no combination satisfies" in error_of(write(tmp_path, small, "none.yaml"))
