@@ -1,0 +1,412 @@
+"""Cross-library benchmark: quantforge vs vectorbt and backtesting.py, with the fills checked.
+
+Run from the repository root with a Python that also has the optional libraries (they are not
+project dependencies; see docs/benchmarks.md for the separate venv):
+``python bench/bench_crosslib.py [--bars 1000000] [--bt-bars 100000] [--repeat 5]
+[--bt-repeat 3] [--json out.json]``. Needs ``../shared/data/BTCUSDT-1m.parquet``.
+
+The strategy is bench_engine.py's (its loader, signals and configuration are imported): SMA(20) /
+SMA(100) crossover on real Binance BTCUSDT 1-minute bars, long only, fixed quantity 1, taker fee
+4 bps on both fills, no slippage, a signal on bar t filling at bar t+1's open; once without a stop
+and once with a 2 % stop-loss under the entry fill. Each library that imports is run on the same
+arrays; a library that does not import is skipped with the reason printed.
+
+* vectorbt ``Portfolio.from_signals`` gets the signals shifted by one bar with ``price=open``
+  (its orders fill at ``price`` on the bar of the signal), ``size=1`` (amount),
+  ``stop_entry_price=FillPrice`` and its default ``StopLimit`` exit (at the stop, at the open
+  when the open is past it: our convention).
+* backtesting.py (slow, ~0.1 M bars/s) runs on the first ``--bt-bars`` bars with
+  ``exclusive_orders=True``, ``commission=fee``, ``size=1`` and an absolute ``sl`` set from
+  the next open (its market order's fill price; it only takes absolute stop levels).
+
+Agreement (closed trades; a position open after the last bar is left out, each library values
+it differently): trade count, entry/exit bar indices, entry/exit prices (relative 1e-12) and PnL
+(absolute 1e-6). Without a stop both libraries must agree exactly. With the stop, backtesting.py
+must agree exactly; vectorbt cannot, for two documented reasons, and every differing trade must
+be explained by one of them (else the script exits 1):
+
+* ``entry_bar_stop``: the stop was reached on the entry bar. We (and backtesting.py) arm the
+  stop of an entry filled at the open for the rest of that bar; vectorbt's from_signals places
+  one order per bar and checks stops from the bar after the entry.
+* ``stop_before_pending_exit``: an exit signal's market order fills at the open of bar x and
+  bar x's low also reaches the stop (open above it). We fill the exit at the open, the stop is
+  then canceled; vectorbt checks the stop first and exits at the stop level, ignoring the signal.
+
+Speed: median wall time of ``--repeat`` warm runs (compiled code warmed up first), as bars/s,
+and the ratio ours/theirs in bars/s measured in the same process. "ours" is the end-to-end call
+(``Backtest.run_signals``: validation, kernel, trades/orders/fills/equity frames, metrics); the
+bare kernel is also shown. vectorbt's figure is ``from_signals`` (simulation and order records),
+backtesting.py's is ``Backtest(...).run()`` (simulation and its statistics).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+import quantforge as qf
+
+# the sibling script: its loader, signals, configuration and kernel timing are reused, not copied
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_engine as be
+
+PRICE_RTOL = 1e-12
+PNL_ATOL = 1e-6
+
+
+@dataclasses.dataclass
+class Trades:
+    """Closed trades as arrays (bar indices into the input, prices, PnL)."""
+
+    entry_bar: np.ndarray
+    exit_bar: np.ndarray
+    entry_price: np.ndarray
+    exit_price: np.ndarray
+    pnl: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.entry_bar.shape[0])
+
+
+def median_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    times, out = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def ours_trades(result: qf.BacktestResult, bars: pl.DataFrame) -> tuple[Trades, np.ndarray]:
+    t = result.trades.filter(pl.col("exit_reason") != "end_of_data")
+    ts = bars["open_time"].cast(pl.Int64).to_numpy()
+
+    def bar(col: str) -> np.ndarray:
+        return np.searchsorted(ts, t[col].cast(pl.Int64).to_numpy())
+
+    trades = Trades(
+        bar("entry_time"),
+        bar("exit_time"),
+        t["entry_price"].to_numpy(),
+        t["exit_price"].to_numpy(),
+        t["pnl"].to_numpy(),
+    )
+    return trades, t["exit_reason"].to_numpy()
+
+
+def compare(ours: Trades, theirs: Trades) -> list[int]:
+    """Return the positions (in our trade list) of trades that differ; all when counts differ."""
+    if ours.n != theirs.n:
+        return list(range(max(ours.n, theirs.n)))
+    bad = (
+        (ours.entry_bar != theirs.entry_bar)
+        | (ours.exit_bar != theirs.exit_bar)
+        | ~np.isclose(ours.entry_price, theirs.entry_price, rtol=PRICE_RTOL, atol=0.0)
+        | ~np.isclose(ours.exit_price, theirs.exit_price, rtol=PRICE_RTOL, atol=0.0)
+        | ~np.isclose(ours.pnl, theirs.pnl, rtol=0.0, atol=PNL_ATOL)
+    )
+    return np.flatnonzero(bad).tolist()
+
+
+def describe(ours: Trades, theirs: Trades, pos: list[int], limit: int = 5) -> list[str]:
+    out = []
+    for i in pos[:limit]:
+        a = (
+            f"ours #{i}: bars {ours.entry_bar[i]}->{ours.exit_bar[i]} "
+            f"{ours.entry_price[i]:.2f}->{ours.exit_price[i]:.2f} pnl {ours.pnl[i]:.6f}"
+            if i < ours.n
+            else f"ours #{i}: none"
+        )
+        b = (
+            f"theirs: bars {theirs.entry_bar[i]}->{theirs.exit_bar[i]} "
+            f"{theirs.entry_price[i]:.2f}->{theirs.exit_price[i]:.2f} pnl {theirs.pnl[i]:.6f}"
+            if i < theirs.n
+            else "theirs: none"
+        )
+        out.append(f"{a} | {b}")
+    return out
+
+
+def classify_vbt_stop(
+    ours: Trades, reasons: np.ndarray, theirs: Trades, op: np.ndarray, lo: np.ndarray
+) -> dict[str, int]:
+    """Sort the trades where vectorbt differs from us (stop variant) by documented cause."""
+    counts = {"entry_bar_stop": 0, "stop_before_pending_exit": 0, "unexplained": 0}
+    by_entry = {int(e): k for k, e in enumerate(theirs.entry_bar)}
+    if set(by_entry) != {int(e) for e in ours.entry_bar}:
+        # entries come from the same signals and both are flat before each one: they must match
+        counts["unexplained"] += 1
+    for i in range(ours.n):
+        k = by_entry.get(int(ours.entry_bar[i]))
+        if k is None:
+            continue
+        same = (
+            ours.exit_bar[i] == theirs.exit_bar[k]
+            and np.isclose(ours.exit_price[i], theirs.exit_price[k], rtol=PRICE_RTOL, atol=0.0)
+            and abs(ours.pnl[i] - theirs.pnl[k]) <= PNL_ATOL
+        )
+        if same:
+            continue
+        x, stop = int(ours.exit_bar[i]), ours.entry_price[i] * (1.0 - be.STOP)
+        if reasons[i] == "stop" and x == ours.entry_bar[i]:
+            counts["entry_bar_stop"] += 1
+        elif (
+            reasons[i] == "signal"
+            and theirs.exit_bar[k] == x
+            and op[x] > stop >= lo[x]
+            and theirs.exit_price[k] == stop
+        ):
+            counts["stop_before_pending_exit"] += 1
+        else:
+            counts["unexplained"] += 1
+    return counts
+
+
+def run_vectorbt(vbt: Any, market: Any, le: np.ndarray, lx: np.ndarray, stop: float | None):  # type: ignore[no-untyped-def]
+    from vectorbt.portfolio.enums import StopEntryPrice
+
+    # vectorbt fills on the bar of the signal at `price`: shift by one bar, price = open
+    entries = np.r_[False, le[:-1]]
+    exits = np.r_[False, lx[:-1]]
+    kwargs: dict[str, Any] = {
+        "close": market.close,
+        "entries": entries,
+        "exits": exits,
+        "price": market.open,
+        "open": market.open,
+        "high": market.high,
+        "low": market.low,
+        "size": 1.0,
+        "size_type": "amount",
+        "direction": "longonly",
+        "fees": be.FEE,
+        "init_cash": 1_000_000.0,
+        "freq": "1min",
+    }
+    if stop is not None:
+        kwargs |= {"sl_stop": stop, "stop_entry_price": StopEntryPrice.FillPrice}
+    return lambda: vbt.Portfolio.from_signals(**kwargs)
+
+
+def vbt_trades(pf: Any) -> Trades:
+    r = pf.trades.values
+    r = r[r["status"] == 1]  # closed
+    return Trades(r["entry_idx"], r["exit_idx"], r["entry_price"], r["exit_price"], r["pnl"])
+
+
+def run_backtesting_py(bars: pl.DataFrame, le: np.ndarray, lx: np.ndarray, stop: float | None):  # type: ignore[no-untyped-def]
+    from backtesting import Backtest, Strategy
+
+    data = (
+        bars.select(
+            pl.col("open_time"),
+            pl.col("open").alias("Open"),
+            pl.col("high").alias("High"),
+            pl.col("low").alias("Low"),
+            pl.col("close").alias("Close"),
+            pl.col("volume").alias("Volume"),
+        )
+        .to_pandas()
+        .set_index("open_time")
+    )
+    opens = bars["open"].to_numpy()
+
+    class SignalCross(Strategy):
+        def init(self) -> None:
+            pass
+
+        def next(self) -> None:
+            i = len(self.data) - 1
+            if le[i] and not self.position:
+                # an absolute stop 2 % under the fill of this market order (the next open)
+                sl = opens[i + 1] * (1.0 - stop) if stop is not None else None
+                self.buy(size=1, sl=sl)
+            elif lx[i] and self.position:
+                self.position.close()
+
+    def run() -> Any:
+        return Backtest(
+            data, SignalCross, cash=1_000_000.0, commission=be.FEE, exclusive_orders=True
+        ).run()
+
+    return run
+
+
+def bt_trades(stats: Any) -> Trades:
+    t = stats["_trades"]
+    return Trades(
+        t["EntryBar"].to_numpy(),
+        t["ExitBar"].to_numpy(),
+        t["EntryPrice"].to_numpy(dtype=float),
+        t["ExitPrice"].to_numpy(dtype=float),
+        t["PnL"].to_numpy(dtype=float),
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--bars", type=int, default=1_000_000)
+    ap.add_argument("--bt-bars", type=int, default=100_000, help="backtesting.py's slice")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--bt-repeat", type=int, default=3)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+
+    res: dict[str, Any] = {"loadavg_start": os.getloadavg()[0]}
+    versions = {"python": platform.python_version(), "quantforge": qf.__version__}
+    for mod in ("numpy", "numba", "polars", "pandas"):
+        versions[mod] = __import__(mod).__version__
+    libs: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    try:
+        import vectorbt as vbt
+
+        libs["vectorbt"] = vbt
+        versions["vectorbt"] = vbt.__version__
+    except ImportError as e:  # optional: not a project dependency
+        skipped["vectorbt"] = f"not importable ({e}); pip install vectorbt to include it"
+    os.environ.setdefault("TQDM_DISABLE", "1")  # backtesting.py's progress bar
+    try:
+        import backtesting
+
+        libs["backtesting"] = backtesting
+        versions["backtesting"] = backtesting.__version__
+    except ImportError as e:
+        skipped["backtesting"] = f"not importable ({e}); pip install backtesting to include it"
+    # backtesting.py's known warnings: its stats use a pandas-3.1-deprecated accessor, and it
+    # warns about a position left open at the end (compared without it, like the others)
+    warnings.filterwarnings("ignore", r"Datetime\w*\.dayofweek is deprecated")
+    warnings.filterwarnings("ignore", "Some trades remain open at the end of backtest")
+
+    bars = be.load(args.bars)
+    n = bars.height
+    nb_bt = min(args.bt_bars, n)
+    close = bars["close"].to_numpy()
+    le, lx = be.signals(close)
+    res |= {"bars": n, "bt_bars": nb_bt, "repeat": args.repeat, "bt_repeat": args.bt_repeat}
+    be.warmup()
+
+    failures: list[str] = []
+    rows: list[tuple[str, str, int, float, str]] = []
+    for variant, stop in (("no_stop", None), ("stop", be.STOP)):
+        base = be.config()
+        cfg = base if stop is not None else dataclasses.replace(base, exit_rules=qf.ExitRules())
+        market = cfg.market(bars)
+        t_kernel, _ = median_time(lambda: be.kernel_once(cfg, market, le, lx)[0], args.repeat)  # noqa: B023
+        t_ours, result = median_time(lambda: cfg.run_signals(bars, le, lx), args.repeat)  # noqa: B023
+        ours, reasons = ours_trades(result, bars)
+        v: dict[str, Any] = {
+            "trades": ours.n,
+            "ours_bars_per_s": n / t_ours,
+            "ours_kernel_bars_per_s": n / t_kernel,
+        }
+        rows += [
+            (variant, "quantforge (end to end)", n, n / t_ours, ""),
+            (variant, "quantforge (kernel)", n, n / t_kernel, ""),
+        ]
+
+        if "vectorbt" in libs:
+            run = run_vectorbt(libs["vectorbt"], market, le, lx, stop)
+            run()  # compile
+            t_vbt, pf = median_time(run, args.repeat)
+            theirs = vbt_trades(pf)
+            bad = compare(ours, theirs)
+            v |= {
+                "vectorbt_bars_per_s": n / t_vbt,
+                "vectorbt_trades": theirs.n,
+                "vectorbt_mismatched_trades": len(bad),
+                "ratio_vs_vectorbt": t_vbt / t_ours,
+                "ratio_kernel_vs_vectorbt": t_vbt / t_kernel,
+                "vectorbt_pnl_sum_diff": float(ours.pnl.sum() - theirs.pnl.sum()),
+            }
+            if stop is None:
+                agree = "exact" if not bad else f"{len(bad)} DIFFER"
+                if bad:
+                    failures.append(f"vectorbt {variant}: {len(bad)} trades differ")
+                    failures += describe(ours, theirs, bad)
+            else:
+                causes = classify_vbt_stop(ours, reasons, theirs, market.open, market.low)
+                v["vectorbt_mismatch_causes"] = causes
+                agree = f"{ours.n - len(bad)}/{ours.n} same; " + ", ".join(
+                    f"{k} {c}" for k, c in causes.items()
+                )
+                if causes["unexplained"]:
+                    failures.append(f"vectorbt {variant}: unexplained differences")
+                    failures += describe(ours, theirs, bad)
+            rows.append((variant, "vectorbt from_signals", n, n / t_vbt, agree))
+
+        if "backtesting" in libs:
+            small = bars.head(nb_bt)
+            sle, slx = le[:nb_bt], lx[:nb_bt]
+            run = run_backtesting_py(small, sle, slx, stop)
+            t_bt, stats = median_time(run, args.bt_repeat)
+            t_small, small_result = median_time(
+                lambda: cfg.run_signals(small, sle, slx),  # noqa: B023
+                args.repeat,
+            )
+            ours_small, _ = ours_trades(small_result, small)
+            theirs = bt_trades(stats)
+            bad = compare(ours_small, theirs)
+            v |= {
+                "backtesting_bars_per_s": nb_bt / t_bt,
+                "backtesting_trades": theirs.n,
+                "ours_trades_on_bt_slice": ours_small.n,
+                "backtesting_mismatched_trades": len(bad),
+                "ours_bars_per_s_on_bt_slice": nb_bt / t_small,
+                "ratio_vs_backtesting": t_bt / t_small,
+            }
+            if bad:
+                failures.append(f"backtesting.py {variant}: {len(bad)} trades differ")
+                failures += describe(ours_small, theirs, bad)
+            agree = "exact" if not bad else f"{len(bad)} DIFFER"
+            rows.append((variant, "backtesting.py run", nb_bt, nb_bt / t_bt, agree))
+        res[variant] = v
+
+    res["versions"] = versions
+    res["skipped"] = skipped
+    res["loadavg_end"] = os.getloadavg()[0]
+    res["agree"] = not failures
+    doc = json.dumps(res, indent=2, sort_keys=True, default=float)
+    print(doc)
+    if args.json is not None:
+        args.json.write_text(doc)
+
+    print(f"\n{'variant':8} {'engine':26} {'bars':>9} {'bars/s':>14}  fills vs quantforge")
+    for variant, name, nbars, speed, agree in rows:
+        print(f"{variant:8} {name:26} {nbars:>9,} {speed:>14,.0f}  {agree}")
+    for variant in ("no_stop", "stop"):
+        v = res[variant]
+        for lib in ("vectorbt", "backtesting"):
+            if f"ratio_vs_{lib}" in v:
+                line = f"{variant:8} ours/{lib} speed ratio (bars/s): {v[f'ratio_vs_{lib}']:.2f}x"
+                if f"ratio_kernel_vs_{lib}" in v:
+                    line += f" end to end, {v[f'ratio_kernel_vs_{lib}']:.2f}x kernel"
+                print(line)
+    for lib, why in skipped.items():
+        print(f"SKIPPED {lib}: {why}")
+    versions_line = ", ".join(f"{k} {v}" for k, v in versions.items())
+    print(f"versions: {versions_line}; load average {res['loadavg_start']:.2f} -> "
+          f"{res['loadavg_end']:.2f}")  # fmt: skip
+    if failures:
+        print("FILLS DISAGREE:")
+        for line in failures:
+            print("  " + line)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
