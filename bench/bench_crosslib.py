@@ -8,8 +8,8 @@ project dependencies; see docs/benchmarks.md for the separate venv):
 The strategy is bench_engine.py's (its loader, signals and configuration are imported): SMA(20) /
 SMA(100) crossover on real Binance BTCUSDT 1-minute bars, long only, fixed quantity 1, taker fee
 4 bps on both fills, no slippage, a signal on bar t filling at bar t+1's open; once without a stop
-and once with a 2 % stop-loss under the entry fill. Each library that imports is run on the same
-arrays; a library that does not import is skipped with the reason printed.
+and once with a stop-loss under the entry fill (2 %, ``--stop``). Each library that imports is
+run on the same arrays; a library that does not import is skipped with the reason printed.
 
 * vectorbt ``Portfolio.from_signals`` gets the signals shifted by one bar with ``price=open``
   (its orders fill at ``price`` on the bar of the signal), ``size=1`` (amount),
@@ -32,8 +32,9 @@ be explained by one of them (else the script exits 1):
   bar x's low also reaches the stop (open above it). We fill the exit at the open, the stop is
   then canceled; vectorbt checks the stop first and exits at the stop level, ignoring the signal.
 
-Speed: median wall time of ``--repeat`` warm runs (compiled code warmed up first), as bars/s,
-and the ratio ours/theirs in bars/s measured in the same process. "ours" is the end-to-end call
+Speed: median wall time of ``--repeat`` warm runs (compiled code warmed up first; the engines
+take turns, so each sees the same swings of a shared machine's load), as bars/s, and the ratio
+ours/theirs in bars/s measured in the same process. "ours" is the end-to-end call
 (``Backtest.run_signals``: validation, kernel, trades/orders/fills/equity frames, metrics); the
 bare kernel is also shown. vectorbt's figures are ``from_signals`` (simulation and order records)
 and ``from_signals`` plus its trade records and equity curve (``pf.trades.values``,
@@ -83,13 +84,21 @@ class Trades:
         return int(self.entry_bar.shape[0])
 
 
-def median_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times, out = [], None
+def interleaved(
+    jobs: dict[str, Callable[[], Any]], repeat: int
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Time each job ``repeat`` times, taking turns (so every engine sees the same load swings).
+
+    Returns the median seconds of each job and its last output.
+    """
+    times: dict[str, list[float]] = {name: [] for name in jobs}
+    out: dict[str, Any] = {}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
+        for name, fn in jobs.items():
+            t0 = time.perf_counter()
+            out[name] = fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}, out
 
 
 def ours_trades(result: qf.BacktestResult, bars: pl.DataFrame) -> tuple[Trades, np.ndarray]:
@@ -143,7 +152,12 @@ def describe(ours: Trades, theirs: Trades, pos: list[int], limit: int = 5) -> li
 
 
 def classify_vbt_stop(
-    ours: Trades, reasons: np.ndarray, theirs: Trades, op: np.ndarray, lo: np.ndarray
+    ours: Trades,
+    reasons: np.ndarray,
+    theirs: Trades,
+    op: np.ndarray,
+    lo: np.ndarray,
+    stop_loss: float,
 ) -> dict[str, int]:
     """Sort the trades where vectorbt differs from us (stop variant) by documented cause."""
     counts = {"entry_bar_stop": 0, "stop_before_pending_exit": 0, "unexplained": 0}
@@ -162,7 +176,7 @@ def classify_vbt_stop(
         )
         if same:
             continue
-        x, stop = int(ours.exit_bar[i]), ours.entry_price[i] * (1.0 - be.STOP)
+        x, stop = int(ours.exit_bar[i]), ours.entry_price[i] * (1.0 - stop_loss)
         if reasons[i] == "stop" and x == ours.entry_bar[i]:
             counts["entry_bar_stop"] += 1
         elif (
@@ -233,7 +247,7 @@ def run_backtesting_py(bars: pl.DataFrame, le: np.ndarray, lx: np.ndarray, stop:
         def next(self) -> None:
             i = len(self.data) - 1
             if le[i] and not self.position:
-                # an absolute stop 2 % under the fill of this market order (the next open)
+                # an absolute stop under the fill of this market order (the next open)
                 sl = opens[i + 1] * (1.0 - stop) if stop is not None else None
                 self.buy(size=1, sl=sl)
             elif lx[i] and self.position:
@@ -264,6 +278,7 @@ def main() -> None:
     ap.add_argument("--bt-bars", type=int, default=100_000, help="backtesting.py's slice")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--bt-repeat", type=int, default=3)
+    ap.add_argument("--stop", type=float, default=be.STOP, help="stop-loss fraction (variant 2)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
@@ -303,47 +318,49 @@ def main() -> None:
 
     failures: list[str] = []
     rows: list[tuple[str, str, int, float, str]] = []
-    for variant, stop in (("no_stop", None), ("stop", be.STOP)):
-        base = be.config()
-        cfg = base if stop is not None else dataclasses.replace(base, exit_rules=qf.ExitRules())
+    for variant, stop in (("no_stop", None), ("stop", args.stop)):
+        cfg = dataclasses.replace(be.config(), exit_rules=qf.ExitRules(stop_loss=stop))
         market = cfg.market(bars)
-        t_kernel, _ = median_time(lambda: be.kernel_once(cfg, market, le, lx)[0], args.repeat)  # noqa: B023
         cfg.run_signals(bars.head(1000), le[:1000], lx[:1000])  # loads the result-side code
-        t_ours, result = median_time(lambda: cfg.run_signals(bars, le, lx), args.repeat)  # noqa: B023
-        ours, reasons = ours_trades(result, bars)
-        v: dict[str, Any] = {
-            "trades": ours.n,
-            "stop_exits": int((reasons == "stop").sum()),
-            "ours_bars_per_s": n / t_ours,
-            "ours_kernel_bars_per_s": n / t_kernel,
+        jobs: dict[str, Callable[[], Any]] = {
+            "ours": lambda: cfg.run_signals(bars, le, lx),  # noqa: B023
+            "kernel": lambda: be.kernel_once(cfg, market, le, lx)[0],  # noqa: B023
         }
-        rows += [
-            (variant, "quantforge (end to end)", n, n / t_ours, ""),
-            (variant, "quantforge (kernel)", n, n / t_kernel, ""),
-        ]
-
         if "vectorbt" in libs:
             run = run_vectorbt(libs["vectorbt"], market, le, lx, stop)
-            run()  # compile
-            t_vbt, pf = median_time(run, args.repeat)
-            theirs = vbt_trades(pf)
-            bad = compare(ours, theirs)
 
             # closer to our end-to-end call: also materialise the trades and the equity curve
             def run_full(run: Callable[[], Any] = run) -> Any:
                 pf = run()
                 return pf.trades.values, pf.value().to_numpy()
 
-            run_full()
-            t_vbt_full, _ = median_time(run_full, args.repeat)
+            run_full()  # compile
+            jobs |= {"vectorbt": run, "vectorbt_full": run_full}
+        t, out = interleaved(jobs, args.repeat)
+        ours, reasons = ours_trades(out["ours"], bars)
+        v: dict[str, Any] = {
+            "stop_loss": stop,
+            "trades": ours.n,
+            "stop_exits": int((reasons == "stop").sum()),
+            "ours_bars_per_s": n / t["ours"],
+            "ours_kernel_bars_per_s": n / t["kernel"],
+        }
+        rows += [
+            (variant, "quantforge (end to end)", n, n / t["ours"], ""),
+            (variant, "quantforge (kernel)", n, n / t["kernel"], ""),
+        ]
+
+        if "vectorbt" in libs:
+            theirs = vbt_trades(out["vectorbt"])
+            bad = compare(ours, theirs)
             v |= {
-                "vectorbt_bars_per_s": n / t_vbt,
-                "vectorbt_with_trades_equity_bars_per_s": n / t_vbt_full,
-                "ratio_vs_vectorbt_with_trades_equity": t_vbt_full / t_ours,
+                "vectorbt_bars_per_s": n / t["vectorbt"],
+                "vectorbt_with_trades_equity_bars_per_s": n / t["vectorbt_full"],
+                "ratio_vs_vectorbt": t["vectorbt"] / t["ours"],
+                "ratio_kernel_vs_vectorbt": t["vectorbt"] / t["kernel"],
+                "ratio_vs_vectorbt_with_trades_equity": t["vectorbt_full"] / t["ours"],
                 "vectorbt_trades": theirs.n,
                 "vectorbt_mismatched_trades": len(bad),
-                "ratio_vs_vectorbt": t_vbt / t_ours,
-                "ratio_kernel_vs_vectorbt": t_vbt / t_kernel,
                 "vectorbt_pnl_sum_diff": float(ours.pnl.sum() - theirs.pnl.sum()),
             }
             if stop is None:
@@ -352,7 +369,7 @@ def main() -> None:
                     failures.append(f"vectorbt {variant}: {len(bad)} trades differ")
                     failures += describe(ours, theirs, bad)
             else:
-                causes = classify_vbt_stop(ours, reasons, theirs, market.open, market.low)
+                causes = classify_vbt_stop(ours, reasons, theirs, market.open, market.low, stop)
                 v["vectorbt_mismatch_causes"] = causes
                 agree = f"{ours.n - len(bad)}/{ours.n} same; " + ", ".join(
                     f"{k} {c}" for k, c in causes.items()
@@ -360,34 +377,35 @@ def main() -> None:
                 if causes["unexplained"]:
                     failures.append(f"vectorbt {variant}: unexplained differences")
                     failures += describe(ours, theirs, bad)
-            rows.append((variant, "vectorbt from_signals", n, n / t_vbt, agree))
-            rows.append((variant, "vectorbt + trades, equity", n, n / t_vbt_full, ""))
+            rows.append((variant, "vectorbt from_signals", n, n / t["vectorbt"], agree))
+            rows.append((variant, "vectorbt + trades, equity", n, n / t["vectorbt_full"], ""))
 
         if "backtesting" in libs:
             small = bars.head(nb_bt)
             sle, slx = le[:nb_bt], lx[:nb_bt]
-            run = run_backtesting_py(small, sle, slx, stop)
-            t_bt, stats = median_time(run, args.bt_repeat)
-            t_small, small_result = median_time(
-                lambda: cfg.run_signals(small, sle, slx),  # noqa: B023
-                args.repeat,
+            tb, ob = interleaved(
+                {
+                    "backtesting": run_backtesting_py(small, sle, slx, stop),
+                    "ours": lambda: cfg.run_signals(small, sle, slx),  # noqa: B023
+                },
+                args.bt_repeat,
             )
-            ours_small, _ = ours_trades(small_result, small)
-            theirs = bt_trades(stats)
+            ours_small, _ = ours_trades(ob["ours"], small)
+            theirs = bt_trades(ob["backtesting"])
             bad = compare(ours_small, theirs)
             v |= {
-                "backtesting_bars_per_s": nb_bt / t_bt,
+                "backtesting_bars_per_s": nb_bt / tb["backtesting"],
                 "backtesting_trades": theirs.n,
                 "ours_trades_on_bt_slice": ours_small.n,
                 "backtesting_mismatched_trades": len(bad),
-                "ours_bars_per_s_on_bt_slice": nb_bt / t_small,
-                "ratio_vs_backtesting": t_bt / t_small,
+                "ours_bars_per_s_on_bt_slice": nb_bt / tb["ours"],
+                "ratio_vs_backtesting": tb["backtesting"] / tb["ours"],
             }
             if bad:
                 failures.append(f"backtesting.py {variant}: {len(bad)} trades differ")
                 failures += describe(ours_small, theirs, bad)
             agree = "exact" if not bad else f"{len(bad)} DIFFER"
-            rows.append((variant, "backtesting.py run", nb_bt, nb_bt / t_bt, agree))
+            rows.append((variant, "backtesting.py run", nb_bt, nb_bt / tb["backtesting"], agree))
         res[variant] = v
 
     res["versions"] = versions
