@@ -32,9 +32,9 @@ be explained by one of them (else the script exits 1):
   bar x's low also reaches the stop (open above it). We fill the exit at the open, the stop is
   then canceled; vectorbt checks the stop first and exits at the stop level, ignoring the signal.
 
-Speed: median wall time of ``--repeat`` warm runs (compiled code warmed up first; the engines
-take turns, so each sees the same swings of a shared machine's load), as bars/s, and the ratio
-ours/theirs in bars/s measured in the same process. "ours" is the end-to-end call
+Speed: median wall time of 2 x ``--repeat`` warm runs (compiled code warmed up first; each engine
+runs in blocks of ``--repeat``, the blocks alternating over two rounds, see `blocks`), as bars/s,
+and the ratio ours/theirs in bars/s measured in the same process. "ours" is the end-to-end call
 (``Backtest.run_signals``: validation, kernel, trades/orders/fills/equity frames, metrics); the
 bare kernel is also shown. vectorbt's figures are ``from_signals`` (simulation and order records)
 and ``from_signals`` plus its trade records and equity curve (``pf.trades.values``,
@@ -84,20 +84,26 @@ class Trades:
         return int(self.entry_bar.shape[0])
 
 
-def interleaved(
-    jobs: dict[str, Callable[[], Any]], repeat: int
+def blocks(
+    jobs: dict[str, Callable[[], Any]], repeat: int, rounds: int = 2
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """Time each job ``repeat`` times, taking turns (so every engine sees the same load swings).
+    """Time each job ``repeat`` times per round, in blocks, the blocks alternating over rounds.
 
-    Returns the median seconds of each job and its last output.
+    Each block starts with an untimed call. Blocks rather than call-by-call turns: one call of
+    another library between two of ours left the allocator cold (twice the page faults) and made
+    our end-to-end call about 2x slower, which measures the neighbour, not us. The rounds spread
+    a shared machine's load swings over every engine. Returns the median seconds of each job
+    and its last output.
     """
     times: dict[str, list[float]] = {name: [] for name in jobs}
     out: dict[str, Any] = {}
-    for _ in range(repeat):
+    for _ in range(rounds):
         for name, fn in jobs.items():
-            t0 = time.perf_counter()
-            out[name] = fn()
-            times[name].append(time.perf_counter() - t0)
+            fn()
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                out[name] = fn()
+                times[name].append(time.perf_counter() - t0)
     return {name: statistics.median(ts) for name, ts in times.items()}, out
 
 
@@ -321,7 +327,6 @@ def main() -> None:
     for variant, stop in (("no_stop", None), ("stop", args.stop)):
         cfg = dataclasses.replace(be.config(), exit_rules=qf.ExitRules(stop_loss=stop))
         market = cfg.market(bars)
-        cfg.run_signals(bars.head(1000), le[:1000], lx[:1000])  # loads the result-side code
         jobs: dict[str, Callable[[], Any]] = {
             "ours": lambda: cfg.run_signals(bars, le, lx),  # noqa: B023
             "kernel": lambda: be.kernel_once(cfg, market, le, lx)[0],  # noqa: B023
@@ -334,9 +339,8 @@ def main() -> None:
                 pf = run()
                 return pf.trades.values, pf.value().to_numpy()
 
-            run_full()  # compile
             jobs |= {"vectorbt": run, "vectorbt_full": run_full}
-        t, out = interleaved(jobs, args.repeat)
+        t, out = blocks(jobs, args.repeat)
         ours, reasons = ours_trades(out["ours"], bars)
         v: dict[str, Any] = {
             "stop_loss": stop,
@@ -383,7 +387,7 @@ def main() -> None:
         if "backtesting" in libs:
             small = bars.head(nb_bt)
             sle, slx = le[:nb_bt], lx[:nb_bt]
-            tb, ob = interleaved(
+            tb, ob = blocks(
                 {
                     "backtesting": run_backtesting_py(small, sle, slx, stop),
                     "ours": lambda: cfg.run_signals(small, sle, slx),  # noqa: B023

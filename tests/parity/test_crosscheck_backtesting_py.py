@@ -50,13 +50,8 @@ FAST, SLOW, STOP, FEE, CASH = 20, 50, 0.02, 0.0004, 10_000_000.0
 START, END = "2025-01-01 00:00", "2025-09-30 23:45"
 
 # backtesting.py 0.6.6's statistics call ``DatetimeIndex.dayofweek``, which pandas 3.1 deprecates
-# (Pandas4Warning, a DeprecationWarning). Nothing else is silenced.
-pytestmark = [
-    pytest.mark.shared_data,
-    pytest.mark.filterwarnings(
-        r"ignore:Datetime\w*\.dayofweek is deprecated:DeprecationWarning:backtesting"
-    ),
-]
+# (Pandas4Warning, a DeprecationWarning): the only warning tolerated, and only around its run.
+EXPECTED_WARNING = re.compile(r"Datetime\w*\.dayofweek is deprecated")
 
 
 def _sma(x: np.ndarray, w: int) -> np.ndarray:
@@ -113,25 +108,21 @@ def run_backtesting_py(bars: pl.DataFrame, le: np.ndarray, lx: np.ndarray, stop:
             elif lx[i] and self.position:
                 self.position.close()
 
-    bt = Backtest(
-        data,
-        SignalCross,
-        cash=CASH,
-        commission=FEE,
-        exclusive_orders=True,
-        trade_on_close=False,
-        finalize_trades=True,
-    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        bt = Backtest(
+            data,
+            SignalCross,
+            cash=CASH,
+            commission=FEE,
+            exclusive_orders=True,
+            trade_on_close=False,
+            finalize_trades=True,
+        )
         stats = bt.run()
-    # Any other warning (insufficient margin, SL on the entry bar "somewhat dubious", ...) would
-    # mean the runs are not comparable: fail on it.
-    unexpected = [
-        str(w.message)
-        for w in caught
-        if not re.match(r"Datetime\w*\.dayofweek is deprecated", str(w.message))
-    ]
+    # Any other warning (insufficient margin, SL on the entry bar "somewhat dubious", a price
+    # above cash, ...) would mean the runs are not comparable: fail on it.
+    unexpected = [str(w.message) for w in caught if not EXPECTED_WARNING.match(str(w.message))]
     assert not unexpected, unexpected
     return stats
 
@@ -150,6 +141,7 @@ def run_quantforge(
     )
 
 
+@pytest.mark.shared_data
 @pytest.mark.parametrize("stop", [None, STOP], ids=["no_stop", "stop_2pct"])
 def test_same_trades_as_backtesting_py(bars: pl.DataFrame, stop: float | None) -> None:
     """Every trade agrees: count, entry/exit times and prices exactly, fees and PnL to 1e-9."""
