@@ -83,6 +83,9 @@ class Trades:
     def n(self) -> int:
         return int(self.entry_bar.shape[0])
 
+    def head(self, m: int) -> Trades:
+        return Trades(*(getattr(self, f.name)[:m] for f in dataclasses.fields(self)))
+
 
 def blocks(
     jobs: dict[str, Callable[[], Any]], repeat: int, rounds: int = 2
@@ -125,9 +128,14 @@ def ours_trades(result: qf.BacktestResult, bars: pl.DataFrame) -> tuple[Trades, 
 
 
 def compare(ours: Trades, theirs: Trades) -> list[int]:
-    """Return the positions (in our trade list) of trades that differ; all when counts differ."""
+    """Return the positions (in our trade list) of trades that differ.
+
+    When the counts differ, every position from the first difference on.
+    """
     if ours.n != theirs.n:
-        return list(range(max(ours.n, theirs.n)))
+        m = min(ours.n, theirs.n)
+        head = compare(ours.head(m), theirs.head(m))
+        return list(range(head[0] if head else m, max(ours.n, theirs.n)))
     bad = (
         (ours.entry_bar != theirs.entry_bar)
         | (ours.exit_bar != theirs.exit_bar)
