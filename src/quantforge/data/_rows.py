@@ -9,6 +9,7 @@ import itertools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final
 
 import polars as pl
@@ -142,13 +143,19 @@ def split_years(frame: pl.DataFrame, time: str) -> dict[int, pl.DataFrame]:
     """Return {year: rows} in ascending years; zero-copy slices when ``time`` is sorted."""
     if frame.height == 0:
         return {}
-    years = frame.get_column(time).dt.year()
-    if not years.is_sorted():
+    times = frame.get_column(time)
+    if times.null_count() or not times.is_sorted():
+        years = times.dt.year()
         return {y: frame.filter(years == y) for y in sorted(years.unique().to_list())}
-    bounds = [*years.search_sorted(years.unique().sort(), "left").to_list(), frame.height]
+    # sorted: cut at each 1 January by binary search instead of computing a year per row
+    first, last = times[0].year, times[-1].year
+    starts = pl.Series([datetime(y, 1, 1, tzinfo=UTC) for y in range(first + 1, last + 1)])
+    cuts = times.search_sorted(starts.cast(times.dtype), "left").to_list()
+    bounds = [0, *cuts, frame.height]
     return {
-        int(years[start]): frame.slice(start, end - start)
-        for start, end in itertools.pairwise(bounds)
+        first + i: frame.slice(start, end - start)
+        for i, (start, end) in enumerate(itertools.pairwise(bounds))
+        if end > start
     }
 
 
