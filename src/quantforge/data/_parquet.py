@@ -131,14 +131,15 @@ def read_partitions(
     for source in sources:
         if isinstance(source, io.BytesIO):
             source.seek(0)
-        parquet = pq.ParquetFile(source, memory_map=isinstance(source, str))
-        groups = _row_groups(parquet, time, lo, hi)
-        if groups is None:
-            table = parquet.read(use_threads=True)
-        elif groups:
-            table = parquet.read_row_groups(groups, use_threads=True)
-        else:
-            table = parquet.schema_arrow.empty_table()
+        # no memory map, handle closed at once: frames must not pin a file a write replaces
+        with pq.ParquetFile(source) as parquet:
+            groups = _row_groups(parquet, time, lo, hi)
+            if groups is None:
+                table = parquet.read(use_threads=True)
+            elif groups:
+                table = parquet.read_row_groups(groups, use_threads=True)
+            else:
+                table = parquet.schema_arrow.empty_table()
         frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         frames.append(frame)
