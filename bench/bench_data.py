@@ -6,7 +6,10 @@ Run: .venv/bin/python bench/bench_data.py [n_kline_rows] [n_trades]
 * import: the real BTCUSDT 1m parquet (../shared/data) written out as ONE header-less Binance
   spot kline CSV (ms) in a temp dir, then (a) parsed with `read_binance_dump`, (b) parsed from a
   zip, (c) imported end to end (parse + check + write) into a fresh temp catalog.
-  Target: >= 2 million kline rows/s for the import.
+  Target: >= 2 million kline rows/s for the import. Also timed: the parts (check, catalog write,
+  Parquet serialisation alone) and, in the same run, the serialisation the catalog used before
+  (Polars `write_parquet`, zstd default level) as a reference. `*_cpu_s` figures are process
+  CPU time (all threads), steadier than wall time on a shared machine.
 * dollar bars: SYNTHETIC trades (seeded random walk, lognormal sizes) — clearly not market data.
   Target: 10 million trades in <= 1 s.
 * resample / check: the real 1m bars (1m -> 1h; check_bars at 1m).
@@ -14,6 +17,7 @@ Run: .venv/bin/python bench/bench_data.py [n_kline_rows] [n_trades]
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import statistics
@@ -28,6 +32,7 @@ import numpy as np
 import polars as pl
 
 from quantforge.bars import dollar_bars
+from quantforge.data._parquet import partition_bytes
 from quantforge.data.catalog import Catalog
 from quantforge.data.ingest import import_files
 from quantforge.data.resample import resample_bars
@@ -44,14 +49,23 @@ SHARED = Path(
 def _median(
     fn: Callable[[], object], repeat: int, setup: Callable[[], None] | None = None
 ) -> float:
+    return _median_cpu(fn, repeat, setup)[0]
+
+
+def _median_cpu(
+    fn: Callable[[], object], repeat: int, setup: Callable[[], None] | None = None
+) -> tuple[float, float]:
+    """Return the median wall and median process-CPU seconds of ``repeat`` calls."""
     times = []
+    cpus = []
     for _ in range(repeat):
         if setup is not None:
             setup()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        cpus.append(time.process_time() - c0)
+    return statistics.median(times), statistics.median(cpus)
 
 
 def _load() -> str:
@@ -120,8 +134,12 @@ def main() -> None:
             nonlocal cat_root
             cat_root = folder / f"cat{next(counter)}"
 
-        import_s = _median(
+        import_s, import_cpu_s = _median_cpu(
             lambda: import_files([csv_path], Catalog(cat_root), "BTCUSDT", "1m"), 3, setup=fresh
+        )
+        results["import_cpu_s"] = round(import_cpu_s, 4)
+        results["parse_csv_cpu_s"] = round(
+            _median_cpu(lambda: read_binance_dump(csv_path), 3)[1], 4
         )
         # where the import time goes: parse / check / catalog write (fresh catalog each time)
         parsed = read_binance_dump(csv_path).frame
@@ -133,6 +151,17 @@ def main() -> None:
                 setup=fresh,
             ),
             4,
+        )
+        years = [part for _key, part in parsed.group_by(pl.col("open_time").dt.year())]
+        new_s, new_cpu = _median_cpu(lambda: [partition_bytes(y) for y in years], 3)
+        old_s, old_cpu = _median_cpu(
+            lambda: [y.write_parquet(io.BytesIO(), compression="zstd") for y in years], 3
+        )
+        results.update(
+            import_part_serialise_s=round(new_s, 4),
+            import_part_serialise_cpu_s=round(new_cpu, 4),
+            reference_old_serialise_s=round(old_s, 4),
+            reference_old_serialise_cpu_s=round(old_cpu, 4),
         )
     results.update(
         parse_csv_s=round(parse_s, 4),
@@ -159,9 +188,16 @@ def main() -> None:
     print(f"{'parse dump CSV':<30}{parse_s:>13.3f}s{n_rows / parse_s:>16,.0f} rows/s")
     print(f"{'parse dump zip':<30}{parse_zip_s:>13.3f}s{n_rows / parse_zip_s:>16,.0f} rows/s")
     print(f"{'import (parse+check+write)':<30}{import_s:>13.3f}s{n_rows / import_s:>16,.0f} rows/s")
-    for part in ("check", "write"):
+    for part in ("check", "write", "serialise"):
         sec = float(results[f"import_part_{part}_s"])
         print(f"{'  of which ' + part:<30}{sec:>13.3f}s{n_rows / sec:>16,.0f} rows/s")
+    sec = float(results["reference_old_serialise_s"])
+    print(f"{'  old serialise (reference)':<30}{sec:>13.3f}s{n_rows / sec:>16,.0f} rows/s")
+    print(
+        f"cpu s: import {results['import_cpu_s']}, parse {results['parse_csv_cpu_s']}, serialise "
+        f"{results['import_part_serialise_cpu_s']} (old {results['reference_old_serialise_cpu_s']})"
+        f"; load {results['load_avg_before']} -> {results['load_avg_after']}"
+    )
     rs = float(results["resample_1m_to_1h_s"])
     print(f"{'resample 1m -> 1h':<30}{rs:>13.3f}s{n_rows / rs:>16,.0f} rows/s")
     cs = float(results["check_bars_1m_s"])
