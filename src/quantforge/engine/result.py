@@ -153,14 +153,16 @@ def metrics_from_arrays(
     trade_pnl: np.ndarray,  # type: ignore[type-arg]
     trade_returns: np.ndarray,  # type: ignore[type-arg]
     trade_bars_held: np.ndarray,  # type: ignore[type-arg]
+    fill_notional: np.ndarray,  # type: ignore[type-arg]
     *,
     calendar: str,
     risk_free_rate: float,
 ) -> Mapping[str, float]:
-    """Return the read-only metrics of an equity curve and its trades' pnl/return/bars held.
+    """Return the read-only metrics of an equity curve, its trades and its fills' notional.
 
     The one place metrics inputs are derived (bar length, exposure, periods per year): the full
     result (`build_result`) and the metrics-only route (`kernel_metrics`) both end here.
+    ``fill_notional`` is ``qty * price`` per fill in execution order (turnover).
     """
     n = time_ms.shape[0]
     bar_ms = int(np.median(np.diff(time_ms))) if n > 1 else 60_000
@@ -175,6 +177,7 @@ def metrics_from_arrays(
         exposure=exposure,
         bar_seconds=bar_ms / 1000.0,
         risk_free_rate=risk_free_rate,
+        fill_notional=np.ascontiguousarray(fill_notional, dtype=np.float64),
     )
     return MappingProxyType(dict(metrics))
 
@@ -184,11 +187,12 @@ def result_metrics(
     equity: np.ndarray,  # type: ignore[type-arg]
     gross_value: np.ndarray,  # type: ignore[type-arg]
     trades: pl.DataFrame,
+    fills: pl.DataFrame,
     *,
     calendar: str,
     risk_free_rate: float,
 ) -> Mapping[str, float]:
-    """Return the read-only metrics of an equity curve and its trades (a trades frame)."""
+    """Return the read-only metrics of an equity curve, its trades and fills (frames)."""
     return metrics_from_arrays(
         time_ms,
         equity,
@@ -196,9 +200,15 @@ def result_metrics(
         trades["pnl"].to_numpy(),
         trades["return"].to_numpy(),
         trades["bars_held"].to_numpy(),
+        fill_notional(fills["qty"].to_numpy(), fills["price"].to_numpy()),
         calendar=calendar,
         risk_free_rate=risk_free_rate,
     )
+
+
+def fill_notional(qty: np.ndarray, price: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+    """Return the traded notional ``|qty * price|`` of each fill (the turnover metrics' input)."""
+    return np.abs(np.asarray(qty, dtype=np.float64) * np.asarray(price, dtype=np.float64))
 
 
 def _equity_arrays(state: SimState, market: MarketArrays) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
@@ -223,6 +233,7 @@ def kernel_metrics(
     n = market.n
     k.close_open_trade_nb(state.trades, state.fs, state.ist, n - 1, market.close[n - 1])
     tr = state.trades[: state.ist[k.I_NTRADE]]
+    fl = state.fills[: state.ist[k.I_NFILL]]
     pos_value, eq = _equity_arrays(state, market)
     return metrics_from_arrays(
         market.time_ms,
@@ -231,6 +242,7 @@ def kernel_metrics(
         tr["pnl"],
         tr["ret"],
         (tr["exit_bar"] - tr["entry_bar"]).astype(np.int64),
+        fill_notional(fl["qty"], fl["price"]),
         calendar=calendar,
         risk_free_rate=risk_free_rate,
     )
@@ -263,6 +275,6 @@ def build_result(
         }
     )
     metrics = result_metrics(
-        t, eq, pos_value, trades, calendar=calendar, risk_free_rate=risk_free_rate
+        t, eq, pos_value, trades, fills, calendar=calendar, risk_free_rate=risk_free_rate
     )
     return BacktestResult(trades, orders, fills, equity, metrics)
