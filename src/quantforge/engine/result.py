@@ -11,6 +11,7 @@ import polars as pl
 
 from quantforge.data.schema import BAR_TIME, BAR_TIME_DTYPE
 from quantforge.engine import _kernel as k
+from quantforge.engine.lean_metrics import lean_metrics
 from quantforge.engine.metrics import compute_metrics, periods_per_year
 from quantforge.engine.records import (
     ExitReason,
@@ -20,7 +21,7 @@ from quantforge.engine.records import (
     StatusReason,
     TimeInForce,
 )
-from quantforge.engine.state import MarketArrays, SimState
+from quantforge.engine.state import MarketArrays, SimState, bar_length_ms
 
 
 def _names(
@@ -164,8 +165,7 @@ def metrics_from_arrays(
     result (`build_result`) and the metrics-only route (`kernel_metrics`) both end here.
     ``fill_notional`` is ``qty * price`` per fill in execution order (turnover).
     """
-    n = time_ms.shape[0]
-    bar_ms = int(np.median(np.diff(time_ms))) if n > 1 else 60_000
+    bar_ms = bar_length_ms(time_ms)
     with np.errstate(divide="ignore", invalid="ignore"):
         exposure = np.where(equity > 0.0, np.abs(gross_value) / equity, 0.0)
     metrics = compute_metrics(
@@ -226,26 +226,30 @@ def kernel_metrics(
 ) -> Mapping[str, float]:
     """Return the metrics `build_result` would give, straight from the kernel's arrays.
 
-    No Polars frames are built (the metrics-only route of sweeps). Books a still-open position
-    as end_of_data exactly like `ledger_frames`, so call it once per simulation, instead of
-    `build_result`, never after it.
+    No Polars frames are built (the metrics-only route of sweeps), and the curve's statistics
+    come from one compiled pass (`lean_metrics`), equal bit for bit to `metrics_from_arrays`.
+    Books a still-open position as end_of_data exactly like `ledger_frames`, so call it once per
+    simulation, instead of `build_result`, never after it.
     """
     n = market.n
     k.close_open_trade_nb(state.trades, state.fs, state.ist, n - 1, market.close[n - 1])
     tr = state.trades[: state.ist[k.I_NTRADE]]
     fl = state.fills[: state.ist[k.I_NFILL]]
     pos_value, eq = _equity_arrays(state, market)
-    return metrics_from_arrays(
-        market.time_ms,
+    bar_ms = market.bar_ms
+    metrics = lean_metrics(
         eq,
         pos_value,
-        tr["pnl"],
-        tr["ret"],
-        (tr["exit_bar"] - tr["entry_bar"]).astype(np.int64),
-        fill_notional(fl["qty"], fl["price"]),
-        calendar=calendar,
+        periods_per_year=periods_per_year(bar_ms, calendar),
+        trade_pnl=tr["pnl"],
+        trade_returns=tr["ret"],
+        trade_bars_held=(tr["exit_bar"] - tr["entry_bar"]).astype(np.int64),
+        fill_qty=fl["qty"],
+        fill_price=fl["price"],
+        bar_seconds=bar_ms / 1000.0,
         risk_free_rate=risk_free_rate,
     )
+    return MappingProxyType(metrics)
 
 
 def build_result(
