@@ -101,6 +101,33 @@ def config(strategy: str, n: int, folder: Path, kind: str) -> Any:
     ), frame
 
 
+def descendants_cpu_s() -> float:
+    """Return the CPU seconds (user + system) used so far by every live descendant process.
+
+    The local pool's workers are forkserver children, so RUSAGE_CHILDREN never sees them; /proc
+    does (Linux only; 0 elsewhere).
+    """
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+    mine = {os.getpid()}
+    grew = True
+    while grew:
+        grew = False
+        for pid, ppid in parents.items():
+            if ppid in mine and pid not in mine:
+                mine.add(pid)
+                grew = True
+    mine.discard(os.getpid())
+    return sum(ticks[p] for p in mine) / os.sysconf("SC_CLK_TCK")
+
+
 def case(strategy: str, n: int, kind: str, workers: int) -> dict[str, Any]:
     from quantforge.experiment.runner import build_executor, run_experiment
     from quantforge.store import ResultStore
@@ -125,6 +152,7 @@ def case(strategy: str, n: int, kind: str, workers: int) -> dict[str, Any]:
                     cfg, store=store, executor=executor, bars={"BTCUSDT": frame}
                 )
                 wall = time.perf_counter() - t0
+                cpu_workers = descendants_cpu_s()
                 # streamed: a 10,000-row frame of every run here would add its own ~100 MB to the
                 # parent's peak RSS, which is the runner's figure to measure
                 worker_s = sum(
@@ -140,7 +168,8 @@ def case(strategy: str, n: int, kind: str, workers: int) -> dict[str, Any]:
     self_now = resource.getrusage(resource.RUSAGE_SELF)
     children_now = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_parent = (self_now.ru_utime + self_now.ru_stime) - (cpu_self.ru_utime + cpu_self.ru_stime)
-    cpu_workers = (children_now.ru_utime + children_now.ru_stime) - (
+    # a pool started by this case: its workers' CPU is theirs; forked helpers that exited count too
+    cpu_workers += (children_now.ru_utime + children_now.ru_stime) - (
         cpu_children.ru_utime + cpu_children.ru_stime
     )
     return {

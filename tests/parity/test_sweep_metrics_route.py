@@ -291,7 +291,8 @@ def curves(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
     n_fills = int(rng.integers(0, 400))
     qty = rng.uniform(-5.0, 5.0, n_fills)
     price = rng.uniform(10.0, 1e5, n_fills)
-    pnl = rng.normal(0.0, 50.0, int(rng.integers(0, 200)))
+    n_trades = int(rng.integers(0, 200))
+    pnl = rng.normal(0.0, 50.0, n_trades) * (rng.random(n_trades) < 0.8)  # scratch trades too
     return e, g, qty, price, pnl
 
 

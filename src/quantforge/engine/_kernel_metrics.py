@@ -359,3 +359,81 @@ def curve_stats_nb(equity, gross_value, fill_qty, fill_price, rf_bar, quantile_i
         notional[i] = np.abs(fill_qty[i] * fill_price[i])
     out[S_SUM_NOTIONAL] = pairwise_sum_nb(notional, 0, n_fills)
     out[S_OK] = 1.0
+
+
+# layout of the statistics vector `trade_stats_nb` fills
+T_N_WINS = 0
+T_N_LOSSES = 1
+T_SUM_WINS = 2  # sum of the winning pnl, in closing order
+T_SUM_LOSSES = 3  # sum of the losing pnl (negative)
+T_SUM_PNL = 4
+T_SUM_RET = 5
+T_MAX_RET = 6
+T_MIN_RET = 7
+T_SUM_HELD = 8
+T_MAX_HELD = 9
+T_SUM_RET_D2 = 10  # sum of (ret - mean ret) ** 2
+T_MAX_ABS_RET = 11
+T_WIN_RUN = 12  # longest run of wins
+T_LOSS_RUN = 13  # longest run of losses
+N_TRADE_STATS = 14
+
+
+@njit(cache=True)
+def trade_stats_nb(pnl, ret, held, out):
+    """Fill ``out`` (N_TRADE_STATS values) with the reductions of the per-trade metrics.
+
+    Reference: ``engine.metrics._trade_metrics`` (same sums, bit for bit: the wins and losses
+    are gathered in closing order before NumPy's pairwise summation). Needs at least one trade.
+    """
+    n = pnl.shape[0]
+    scratch = np.empty(n)
+    m = 0
+    for i in range(n):
+        if pnl[i] > 0.0:
+            scratch[m] = pnl[i]
+            m += 1
+    out[T_N_WINS] = m
+    out[T_SUM_WINS] = pairwise_sum_nb(scratch, 0, m)
+    m = 0
+    for i in range(n):
+        if pnl[i] < 0.0:
+            scratch[m] = pnl[i]
+            m += 1
+    out[T_N_LOSSES] = m
+    out[T_SUM_LOSSES] = pairwise_sum_nb(scratch, 0, m)
+    out[T_SUM_PNL] = pairwise_sum_nb(pnl, 0, n)
+    sum_ret = pairwise_sum_nb(ret, 0, n)
+    out[T_SUM_RET] = sum_ret
+    out[T_SUM_HELD] = pairwise_sum_nb(held, 0, n)
+    hi = ret[0]
+    lo = ret[0]
+    top = held[0]
+    max_abs = 0.0
+    win_run = 0
+    loss_run = 0
+    best_win = 0
+    best_loss = 0
+    mean = sum_ret / n
+    for i in range(n):
+        if ret[i] > hi:
+            hi = ret[i]
+        if ret[i] < lo:
+            lo = ret[i]
+        if held[i] > top:
+            top = held[i]
+        if np.abs(ret[i]) > max_abs:
+            max_abs = np.abs(ret[i])
+        d = ret[i] - mean
+        scratch[i] = d * d
+        win_run = win_run + 1 if pnl[i] > 0.0 else 0
+        loss_run = loss_run + 1 if pnl[i] < 0.0 else 0
+        best_win = max(best_win, win_run)
+        best_loss = max(best_loss, loss_run)
+    out[T_MAX_RET] = hi
+    out[T_MIN_RET] = lo
+    out[T_MAX_HELD] = top
+    out[T_MAX_ABS_RET] = max_abs
+    out[T_SUM_RET_D2] = pairwise_sum_nb(scratch, 0, n)
+    out[T_WIN_RUN] = best_win
+    out[T_LOSS_RUN] = best_loss

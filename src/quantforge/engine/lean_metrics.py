@@ -144,8 +144,57 @@ def lean_metrics(
     turnover = float(stats[km.S_SUM_NOTIONAL]) / float(stats[km.S_SUM_E] / big_n)
     out["turnover"] = turnover
     out["turnover_annual"] = turnover * ppy / (big_n - 1)
-    out.update(_trade_metrics(pnl, trade_ret, held))
+    out.update(
+        _lean_trade_metrics(pnl, trade_ret, held)
+        if pnl.size
+        else _trade_metrics(pnl, trade_ret, held)
+    )
     return {name: out[name] for name in METRIC_NAMES}
+
+
+def _lean_trade_metrics(
+    pnl: FloatArray, trade_ret: FloatArray, held: FloatArray
+) -> dict[str, float]:
+    # engine.metrics._trade_metrics for n >= 1, the reductions taken from trade_stats_nb
+    t = np.empty(km.N_TRADE_STATS)
+    km.trade_stats_nb(pnl, trade_ret, held, t)
+    n = pnl.size
+    n_wins = int(t[km.T_N_WINS])
+    n_losses = int(t[km.T_N_LOSSES])
+    gross_profit = float(t[km.T_SUM_WINS])
+    gross_loss = -float(t[km.T_SUM_LOSSES])
+    res: dict[str, float] = {
+        "n_trades": float(n),
+        "n_wins": float(n_wins),
+        "n_losses": float(n_losses),
+        "gross_profit": gross_profit,
+        "gross_loss": gross_loss,
+        "profit_factor": _loss_ratio(gross_profit, gross_loss, atol=0.0),
+        "avg_win": gross_profit / n_wins if n_wins else _NAN,
+        "avg_loss": -gross_loss / n_losses if n_losses else _NAN,
+        "max_consecutive_wins": float(int(t[km.T_WIN_RUN])),
+        "max_consecutive_losses": float(int(t[km.T_LOSS_RUN])),
+    }
+    if n_wins == 0:
+        res["payoff_ratio"] = _NAN
+    else:
+        avg_loss = -res["avg_loss"] if n_losses else 0.0
+        res["payoff_ratio"] = _loss_ratio(res["avg_win"], avg_loss, atol=0.0)
+    mean_ret = float(t[km.T_SUM_RET] / n)
+    res["win_rate"] = n_wins / n
+    res["expectancy"] = float(t[km.T_SUM_PNL] / n)
+    res["avg_trade_return"] = mean_ret
+    res["best_trade"] = float(t[km.T_MAX_RET])
+    res["worst_trade"] = float(t[km.T_MIN_RET])
+    res["avg_holding_bars"] = float(t[km.T_SUM_HELD] / n)
+    res["longest_holding_bars"] = float(t[km.T_MAX_HELD])
+    res["sqn"] = _NAN
+    if n >= 2:
+        std = math.sqrt(float(t[km.T_SUM_RET_D2]) / (n - 1))
+        limit = ZERO_DISPERSION_RTOL * float(t[km.T_MAX_ABS_RET]) + ZERO_DISPERSION_ATOL
+        if not std <= limit:
+            res["sqn"] = math.sqrt(n) * mean_ret / std
+    return res
 
 
 def _return_metrics(
