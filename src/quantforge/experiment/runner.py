@@ -24,18 +24,14 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import json
 import logging
 import math
 import re
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -45,13 +41,19 @@ import polars as pl
 from quantforge.data.catalog import Catalog
 from quantforge.errors import ConfigError, DataError, NotFoundError, QuantforgeError
 from quantforge.executors import LocalExecutor, RayExecutor, TaskResult, TaskStatus
-from quantforge.experiment.config import HEADLINE_METRICS, ExperimentConfig, parse_experiment
+from quantforge.experiment.config import ExperimentConfig, parse_experiment
 from quantforge.experiment.keys import (
     canonical_json,
     code_version,
     data_fingerprint,
     git_revision,
     run_keyer,
+)
+from quantforge.experiment.outputs import (
+    PROVENANCE,
+    RunFileWriter,
+    metric_value,
+    write_summary,
 )
 from quantforge.experiment.tasks import (
     BAR_COLUMNS,
@@ -65,7 +67,7 @@ from quantforge.experiment.tasks import (
     run_task,
     simulate,
 )
-from quantforge.store import ResultStore, RunRecord, StoredRun
+from quantforge.store import ResultStore, RunRecord
 from quantforge.strategies.registry import get as get_strategy
 
 if TYPE_CHECKING:
@@ -75,6 +77,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "PROVENANCE",
     "ExperimentOutcome",
     "RerunOutcome",
     "SweepProgress",
@@ -86,13 +89,9 @@ __all__ = [
     "stored_config",
 ]
 
-#: key of the provenance block added to the config stored with an experiment
-PROVENANCE: Final = "provenance"
 _FLUSH_ROWS: Final = 256
 _FLUSH_SECONDS: Final = 2.0
 _PROGRESS_SECONDS: Final = 0.1  # least time between two progress callbacks
-_WRITER_THREADS: Final = 4  # threads writing the per-run JSON files
-_WRITE_AHEAD: Final = 256  # run files encoded but not yet written, at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,14 +285,6 @@ def _find_experiment(
         ) == str(config.data.market):
             return int(experiment_id)
     return None
-
-
-def _metric_value(metrics: Mapping[str, Any], name: str) -> float | None:
-    value = metrics.get(name)
-    if value is None or isinstance(value, bool):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
 
 
 def _label(task: RunTask) -> str:
@@ -528,7 +519,7 @@ def run_experiment(
         counters.done += 1
         if record.status == "ok":
             counters.ok += 1
-            value = _metric_value(record.metrics, metric)
+            value = metric_value(record.metrics, metric)
             if value is not None and (
                 counters.best_value is None
                 or (value > counters.best_value if descending else value < counters.best_value)
@@ -598,12 +589,17 @@ def run_experiment(
     artifact_runs = _store_best_artifacts(
         store, experiment_id, config, frames, columns, metric, descending, top
     )
-    summary_csv = _write_summary(
-        store, experiment_id, config, out_dir / f"{prefix}summary.csv", metric, descending
-    )
-    run_files = (
-        _write_run_files(store, experiment_id, out_dir / "runs", prefix) if write_run_files else 0
-    )
+    summary_path = out_dir / f"{prefix}summary.csv"
+    if write_run_files:
+        # one pass over the stored runs writes both the summary and the run files
+        with RunFileWriter(store, experiment_id, out_dir / "runs", prefix) as files:
+            summary_csv = write_summary(
+                store, experiment_id, config, summary_path, metric, descending, files.write
+            )
+        run_files = files.count
+    else:
+        summary_csv = write_summary(store, experiment_id, config, summary_path, metric, descending)
+        run_files = 0
     plots: list[Path] = []
     report_html: Path | None = None
     if make_plots:
@@ -730,135 +726,6 @@ def _store_best_artifacts(
     # replace=True gives the rewritten rows new ids: read them back
     best = store.runs(experiment_id, order_by=metric, descending=descending, limit=top)
     return [int(i) for i in best["id"].to_list()]
-
-
-def _write_summary(
-    store: ResultStore,
-    experiment_id: int,
-    config: ExperimentConfig,
-    path: Path,
-    metric: str,
-    descending: bool,
-) -> Path:
-    # Streamed from the database in rank order and written row by row: memory stays flat.
-    params: list[str] = []
-    for spec in config.all_strategies:
-        params += [n for n in get_strategy(spec.name).space.names if n not in params]
-    header = [
-        "rank", "id", "run_key", "strategy", "symbol", "status", "error", *HEADLINE_METRICS,
-        "duration_s", "params", *(f"param.{n}" for n in params),
-    ]  # fmt: skip
-    rank = 0
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        for run in store.iter_runs(
-            experiment_id, order_by=metric, descending=descending, status="all"
-        ):
-            value = _metric_value(run.metrics, metric)
-            ranked = run.status == "ok" and value is not None
-            rank += ranked
-            error = (run.error or "").split("\n", 1)[0]
-            writer.writerow(
-                [
-                    rank if ranked else "",
-                    run.id,
-                    run.run_key,
-                    run.strategy,
-                    run.symbol or "",
-                    run.status,
-                    error,
-                    *(_csv_value(run.metrics.get(m)) for m in HEADLINE_METRICS),
-                    _csv_value(run.duration_s),
-                    json.dumps(run.params, sort_keys=True),
-                    *(_csv_value(run.params.get(n)) for n in params),
-                ]
-            )
-    return path
-
-
-def _csv_value(value: object) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else _json_value(value)
-    return value
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_value(v) for v in value]
-    return value
-
-
-def _write_run_files(store: ResultStore, experiment_id: int, folder: Path, prefix: str) -> int:
-    # One JSON file per run, streamed from the store. The provenance block (the whole config) is
-    # the same in every file: it is encoded once, and each file is the run's own fields (C JSON
-    # encoder, one top-level key a line) plus that text. The files are written by a few threads
-    # (opening and writing 10,000 files is system-call bound), at most _WRITE_AHEAD in flight.
-    experiment = store.get_experiment(experiment_id)
-    document = experiment["config"]
-    provenance = {
-        "experiment_id": experiment_id,
-        "experiment": experiment["name"],
-        "data_fingerprint": experiment["data_fingerprint"],
-        "package_version": experiment["code_version"],
-        "git_revision": experiment["git_revision"],
-        "data_fingerprints": document.get(PROVENANCE, {}).get("data_fingerprints", {}),
-        "config": {k: v for k, v in document.items() if k != PROVENANCE},
-    }
-    provenance_text = json.dumps(_json_value(provenance), indent=1).replace("\n", "\n ")
-    folder.mkdir(parents=True, exist_ok=True)
-    count = 0
-    pending: deque[Future[None]] = deque()
-    with ThreadPoolExecutor(max_workers=_WRITER_THREADS) as pool:
-        for run in store.iter_runs(experiment_id):
-            text = _run_file_text(run, provenance_text)
-            pending.append(pool.submit(_write_text, folder / f"{prefix}run-{run.id}.json", text))
-            count += 1
-            while len(pending) > _WRITE_AHEAD:
-                pending.popleft().result()
-        for future in pending:
-            future.result()
-    return count
-
-
-def _write_text(path: Path, text: str) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        f.write(text)
-
-
-def _run_file_text(run: StoredRun, provenance_text: str) -> str:
-    fields: dict[str, Any] = {
-        "run_id": run.id,
-        "run_key": run.run_key,
-        "strategy": run.strategy,
-        "symbol": run.symbol,
-        "params": _json_value(run.params),
-        "status": run.status,
-        "error": run.error,
-        "metrics": {k: _json_metric_value(v) for k, v in run.metrics.items()},
-        "started_at": run.started_at.isoformat() if run.started_at is not None else None,
-        "finished_at": run.finished_at.isoformat() if run.finished_at is not None else None,
-        "duration_s": _json_metric_value(run.duration_s),
-    }
-    lines = [f" {json.dumps(k)}: {json.dumps(v)}" for k, v in fields.items()]
-    lines.append(f' "provenance": {provenance_text}')
-    lines.append(f' "rerun": {json.dumps(f"quantforge rerun {run.id}")}')
-    return "{\n" + ",\n".join(lines) + "\n}\n"
-
-
-def _json_metric_value(value: object) -> object:
-    # metrics are flat numbers: the cheap case of _json_value
-    if type(value) is float and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    return value
 
 
 def _write_plots(
