@@ -188,9 +188,10 @@ def _order_stats_nb(r, k1, k2, k3, k4, scratch, scratch2):
     """Return the k1-, k2-, k3- and k4-th smallest values of ``r`` (k1 <= k2 <= k3 <= k4).
 
     A sorted sample of ~1,000 values gives a narrow value bracket around each pair of ranks;
-    one pass counts the values below each bracket and gathers those inside, and a quickselect
-    inside the (small) bracket gives the exact order statistics. When a bracket misses its ranks
-    (unlucky sample), the whole array is selected instead. ``r`` is not modified.
+    one pass counts the values below each bracket and at its two ends and gathers those strictly
+    inside, and a quickselect inside the (small) bracket gives the exact order statistics. When a
+    bracket misses its ranks (unlucky sample), the whole array is selected instead. ``r`` is not
+    modified.
     """
     n = r.shape[0]
     step = max(1, n // 1024)
@@ -210,33 +211,56 @@ def _order_stats_nb(r, k1, k2, k3, k4, scratch, scratch2):
     lo2 = sample[i] if i >= 0 else -np.inf
     i = int(k4 / n * m) + pad2
     hi2 = sample[i] if i < m else np.inf
-    below1 = 0
-    below2 = 0
-    c1 = 0
-    c2 = 0
+    # one pass: per bracket, how many values lie below it, equal its ends, and (gathered) the
+    # values strictly inside; ties at the ends (a curve flat for most bars has thousands of zero
+    # returns) are counted, never gathered or selected
+    counts = np.zeros(8, dtype=np.int64)  # below, at lo, inside, at hi; bracket 1 then 2
     for j in range(n):
         v = r[j]
-        if v < lo1:
-            below1 += 1
-        elif v <= hi1:
-            scratch[c1] = v
-            c1 += 1
-        if v < lo2:
-            below2 += 1
-        elif v <= hi2:
-            scratch2[c2] = v
-            c2 += 1
-    if below1 <= k1 and k2 < below1 + c1:
-        a, b = _order_stat_pair_nb(scratch[:c1], k1 - below1, k2 - below1)
-    else:
+        _bucket_nb(v, lo1, hi1, scratch, counts, 0)
+        _bucket_nb(v, lo2, hi2, scratch2, counts, 4)
+    a, ok_a = _rank_value_nb(k1, lo1, hi1, scratch, counts, 0)
+    b, ok_b = _rank_value_nb(k2, lo1, hi1, scratch, counts, 0)
+    c, ok_c = _rank_value_nb(k3, lo2, hi2, scratch2, counts, 4)
+    d, ok_d = _rank_value_nb(k4, lo2, hi2, scratch2, counts, 4)
+    if not (ok_a and ok_b):  # the sample misled us: select in the whole array
         scratch[:n] = r
         a, b = _order_stat_pair_nb(scratch[:n], k1, k2)
-    if below2 <= k3 and k4 < below2 + c2:
-        c, d = _order_stat_pair_nb(scratch2[:c2], k3 - below2, k4 - below2)
-    else:
+    if not (ok_c and ok_d):
         scratch2[:n] = r
         c, d = _order_stat_pair_nb(scratch2[:n], k3, k4)
     return a, b, c, d
+
+
+@njit(cache=True, inline="always")
+def _bucket_nb(v, lo, hi, inside, counts, at):
+    if v < lo:
+        counts[at] += 1
+    elif v == lo:
+        counts[at + 1] += 1
+    elif v < hi:
+        inside[counts[at + 2]] = v
+        counts[at + 2] += 1
+    elif v == hi:
+        counts[at + 3] += 1
+
+
+@njit(cache=True)
+def _rank_value_nb(k, lo, hi, inside, counts, at):
+    """Return (the k-th smallest value, True) from a bracket's counts, or (nan, False)."""
+    k -= counts[at]
+    if k < 0:
+        return np.nan, False
+    if k < counts[at + 1]:
+        return lo, True
+    k -= counts[at + 1]
+    size = counts[at + 2]
+    if k < size:
+        return _select_nb(inside[:size], k), True
+    k -= size
+    if k < counts[at + 3]:
+        return hi, True
+    return np.nan, False
 
 
 @njit(cache=True)
