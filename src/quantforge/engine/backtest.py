@@ -417,9 +417,9 @@ def warmup() -> None:
     """Compile (or load from the on-disk cache) every engine kernel on a tiny input.
 
     Runs a small fast-path backtest (full result and the sweeps' metrics-only route) and a small
-    event-path backtest. The machine code is cached by Numba
-    next to the engine sources (or under ``$NUMBA_CACHE_DIR``), so later processes only load it;
-    see docs/engine.md, "Compilation and the on-disk cache".
+    event-path backtest. The machine code is cached by Numba next to the engine sources (or under
+    ``$NUMBA_CACHE_DIR``), so later processes only load it; see docs/engine.md, "Compilation and
+    the on-disk cache".
     """
     n = 40
     close = 100.0 + np.sin(np.arange(n, dtype=np.float64))

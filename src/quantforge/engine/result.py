@@ -161,9 +161,10 @@ def metrics_from_arrays(
 ) -> Mapping[str, float]:
     """Return the read-only metrics of an equity curve, its trades and its fills' notional.
 
-    The one place metrics inputs are derived (bar length, exposure, periods per year): the full
-    result (`build_result`) and the metrics-only route (`kernel_metrics`) both end here.
-    ``fill_notional`` is ``qty * price`` per fill in execution order (turnover).
+    The full result (`build_result`, portfolios) ends here. The metrics-only route
+    (`kernel_metrics`) derives the same inputs the same way (bar length from `bar_length_ms`,
+    exposure ``|gross_value| / equity``) and gets the same floats from `lean_metrics`.
+    ``fill_notional`` is ``|qty * price|`` per fill in execution order (turnover).
     """
     bar_ms = bar_length_ms(time_ms)
     with np.errstate(divide="ignore", invalid="ignore"):
