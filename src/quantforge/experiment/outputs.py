@@ -30,7 +30,7 @@ _WRITE_AHEAD: Final = 256  # run files encoded but not yet written, at most
 
 
 def metric_value(metrics: Mapping[str, Any], name: str) -> float | None:
-    """Return a metric as a finite float, or None (missing, None, non-numeric or non-finite)."""
+    """Return a metric as a finite float, or None (missing, None, a boolean or non-finite)."""
     value = metrics.get(name)
     if value is None or isinstance(value, bool):
         return None
