@@ -101,6 +101,33 @@ def config(strategy: str, n: int, folder: Path, kind: str) -> Any:
     ), frame
 
 
+def descendants_cpu_s() -> float:
+    """Return the CPU seconds (user + system) used so far by every live descendant process.
+
+    The local pool's workers are forkserver children, so RUSAGE_CHILDREN never sees them; /proc
+    does (Linux only; 0 elsewhere).
+    """
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+    mine = {os.getpid()}
+    grew = True
+    while grew:
+        grew = False
+        for pid, ppid in parents.items():
+            if ppid in mine and pid not in mine:
+                mine.add(pid)
+                grew = True
+    mine.discard(os.getpid())
+    return sum(ticks[p] for p in mine) / os.sysconf("SC_CLK_TCK")
+
+
 def case(strategy: str, n: int, kind: str, workers: int) -> dict[str, Any]:
     from quantforge.experiment.runner import build_executor, run_experiment
     from quantforge.store import ResultStore
@@ -110,6 +137,8 @@ def case(strategy: str, n: int, kind: str, workers: int) -> dict[str, Any]:
         cfg, frame = config(strategy, n, folder, kind)
         frame = frame.filter(pl.col("open_time") < cfg.data.end)
         executor = build_executor(cfg, workers=workers)
+        cpu_self = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_children = resource.getrusage(resource.RUSAGE_CHILDREN)
         t_init = time.perf_counter()
         if kind == "ray":
             import ray
@@ -123,14 +152,26 @@ def case(strategy: str, n: int, kind: str, workers: int) -> dict[str, Any]:
                     cfg, store=store, executor=executor, bars={"BTCUSDT": frame}
                 )
                 wall = time.perf_counter() - t0
-                durations = store.runs(outcome.experiment_id, order_by="id")["duration_s"]
+                cpu_workers = descendants_cpu_s()
+                # streamed: a 10,000-row frame of every run here would add its own ~100 MB to the
+                # parent's peak RSS, which is the runner's figure to measure
+                worker_s = sum(
+                    run.duration_s or 0.0 for run in store.iter_runs(outcome.experiment_id)
+                )
         finally:
             executor.close()
             if kind == "ray":
                 import ray
 
                 ray.shutdown()
-    worker_s = float(durations.sum())
+    # CPU seconds are what a loaded, shared machine does not inflate (wall seconds are)
+    self_now = resource.getrusage(resource.RUSAGE_SELF)
+    children_now = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_parent = (self_now.ru_utime + self_now.ru_stime) - (cpu_self.ru_utime + cpu_self.ru_stime)
+    # a pool started by this case: its workers' CPU is theirs; forked helpers that exited count too
+    cpu_workers += (children_now.ru_utime + children_now.ru_stime) - (
+        cpu_children.ru_utime + cpu_children.ru_stime
+    )
     return {
         "strategy": strategy,
         "n": n,
@@ -145,6 +186,9 @@ def case(strategy: str, n: int, kind: str, workers: int) -> dict[str, Any]:
         "mean_run_ms": round(1000 * worker_s / n, 2),
         # wall time not explained by the runs themselves (spread over the workers)
         "overhead_s": round(wall - worker_s / workers, 2),
+        "cpu_parent_s": round(cpu_parent, 2),
+        "cpu_workers_s": round(cpu_workers, 2),
+        "load_1min": round(os.getloadavg()[0], 2),
         "peak_rss_parent_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "peak_rss_child_mb": round(
             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
@@ -243,8 +287,9 @@ def main() -> None:
         f"{p['run_ms_indicators_cold']} ms cold; sweep route (metrics only, cached): "
         f"{p['run_ms_metrics_only']} ms"
     )
-    head = ("executor", "n", "wall_s", "runs_per_s", "mean_run_ms", "overhead_s",
-            "peak_rss_parent_mb", "peak_rss_child_mb", "init_s", "ray_vs_local")  # fmt: skip
+    head = ("executor", "n", "wall_s", "runs_per_s", "mean_run_ms", "overhead_s", "cpu_parent_s",
+            "cpu_workers_s", "load_1min", "peak_rss_parent_mb", "peak_rss_child_mb", "init_s",
+            "ray_vs_local")  # fmt: skip
     print(" | ".join(f"{h:>12}" for h in head))
     for c in results["cases"]:
         print(" | ".join(f"{c.get(h, '-')!s:>12}" for h in head))

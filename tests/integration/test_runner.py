@@ -144,6 +144,7 @@ def test_sweep_stores_every_combination_ranks_them_and_keeps_provenance(
         }
         assert body["params"]
         assert body["metrics"]
+        assert {"turnover", "turnover_annual"} <= set(body["metrics"])
 
         # the runner's metrics equal an independent run of the strategy on the catalog frame
         backtest = cfg.backtest("BTCUSDT")
@@ -161,6 +162,7 @@ def test_sweep_stores_every_combination_ranks_them_and_keeps_provenance(
                 symbol="BTCUSDT",
             )
             stored = store.get_run(row["id"]).metrics
+            assert stored["turnover"] > 0.0 or stored["n_trades"] == 0
             assert all(_same(stored[k], float(v)) for k, v in direct.metrics.items()), row
 
         # the best runs carry trades/equity artifacts; rerun reproduces every metric exactly

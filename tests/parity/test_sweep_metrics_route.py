@@ -20,7 +20,12 @@ from hypothesis import strategies as st
 
 import quantforge as qf
 from quantforge.engine import Backtest, ExitRules, Fees, Instrument, TrailingStop
+from quantforge.engine import _kernel_metrics as km
+from quantforge.engine import lean_metrics as lean_module
 from quantforge.engine.costs import AtrFraction
+from quantforge.engine.lean_metrics import lean_metrics
+from quantforge.engine.metrics import compute_metrics
+from quantforge.errors import DataValidationError
 from quantforge.experiment.tasks import (
     bar_arrays,
     bar_columns,
@@ -226,3 +231,151 @@ def test_regime_conditions_memo_equals_fresh_computation(btc: pl.DataFrame) -> N
             memo.cross_down[:] = True  # what comes out is a copy: the memo stays intact
     again = definition.conditions(arrays, grid[0], cache)
     assert np.array_equal(again.cross_down, definition.conditions(arrays, grid[0]).cross_down)
+
+
+# --- the compiled curve statistics (engine.lean_metrics) against compute_metrics -------------
+
+
+def _numpy_reference(e: np.ndarray, g: np.ndarray, qty: np.ndarray, price: np.ndarray,
+                     pnl: np.ndarray, ppy: float, rf: float) -> dict[str, float]:  # fmt: skip
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exposure = np.where(e > 0.0, np.abs(g) / e, 0.0)
+    return compute_metrics(
+        e,
+        periods_per_year=ppy,
+        trade_pnl=pnl,
+        trade_returns=pnl / 1_000.0,
+        trade_bars_held=np.arange(pnl.size, dtype=np.int64) % 7 + 1,
+        exposure=exposure,
+        bar_seconds=900.0,
+        risk_free_rate=rf,
+        fill_notional=np.abs(qty * price),
+    )
+
+
+def _lean(e: np.ndarray, g: np.ndarray, qty: np.ndarray, price: np.ndarray, pnl: np.ndarray,
+          ppy: float, rf: float) -> dict[str, float]:  # fmt: skip
+    return lean_metrics(
+        e,
+        g,
+        periods_per_year=ppy,
+        trade_pnl=pnl,
+        trade_returns=pnl / 1_000.0,
+        trade_bars_held=np.arange(pnl.size, dtype=np.int64) % 7 + 1,
+        fill_qty=qty,
+        fill_price=price,
+        bar_seconds=900.0,
+        risk_free_rate=rf,
+    )
+
+
+@st.composite
+def curves(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
+    n = draw(st.sampled_from([2, 3, 4, 5, 9, 17, 129, 300, 1_000, 5_000, 20_000]))
+    seed = draw(st.integers(min_value=0, max_value=2**32 - 1))
+    rng = np.random.default_rng(seed)
+    kind = draw(st.sampled_from(["normal", "fat", "flat_spells", "ties", "constant"]))
+    if kind == "normal":
+        rets = rng.normal(0.0, draw(st.sampled_from([1e-4, 0.003, 0.05])), n - 1)
+    elif kind == "fat":
+        rets = rng.standard_t(2, n - 1) * 0.01
+    elif kind == "flat_spells":  # flat while out of the market, as a strategy's curve is
+        rets = rng.normal(0.0, 0.004, n - 1) * (rng.random(n - 1) < 0.3)
+    elif kind == "ties":
+        rets = rng.choice([-0.01, 0.0, 0.01, 0.02], n - 1)
+    else:
+        rets = np.zeros(n - 1)
+    rets = np.maximum(rets, -0.5)
+    e = draw(st.sampled_from([1.0, 10_000.0, 1e7])) * np.concatenate(([1.0], np.cumprod(1 + rets)))
+    g = e * rng.uniform(-1.5, 1.5, n) * (rng.random(n) < 0.6)
+    n_fills = int(rng.integers(0, 400))
+    qty = rng.uniform(-5.0, 5.0, n_fills)
+    price = rng.uniform(10.0, 1e5, n_fills)
+    n_trades = int(rng.integers(0, 200))
+    pnl = rng.normal(0.0, 50.0, n_trades) * (rng.random(n_trades) < 0.8)  # scratch trades too
+    return e, g, qty, price, pnl
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=curves(),
+    ppy=st.sampled_from([252.0, 8_760.0, 35_040.0]),
+    rf=st.sampled_from([0.0, 0.04]),
+)
+def test_lean_metrics_equal_compute_metrics_on_hypothesis_curves(
+    data: tuple[np.ndarray, ...], ppy: float, rf: float
+) -> None:
+    e, g, qty, price, pnl = data
+    stats = np.zeros(km.N_STATS)
+    n = e.size - 1
+    index = [*lean_module._quantile_index(n, 0.05), *lean_module._quantile_index(n, 0.95)]
+    km.curve_stats_nb(e, g, qty, price, 0.0, np.array(index), stats)
+    assert stats[km.S_OK] == 1.0  # the compiled pass ran, no NumPy fallback
+    assert_same_metrics(_numpy_reference(e, g, qty, price, pnl, ppy, rf),
+                        _lean(e, g, qty, price, pnl, ppy, rf))  # fmt: skip
+
+
+def test_lean_metrics_fall_back_on_ruin_and_single_values() -> None:
+    rng = np.random.default_rng(3)
+    qty, price, pnl = rng.uniform(1, 2, 5), rng.uniform(1, 2, 5), rng.normal(size=4)
+    ruined = np.array([100.0, 50.0, -3.0, 20.0, 10.0])
+    single = np.array([100.0])
+    for e in (ruined, single):
+        g = np.ones_like(e)
+        assert_same_metrics(_numpy_reference(e, g, qty, price, pnl, 252.0, 0.0),
+                            _lean(e, g, qty, price, pnl, 252.0, 0.0))  # fmt: skip
+    with pytest.raises(DataValidationError, match="equity"):
+        _lean(np.array([100.0, np.nan]), np.zeros(2), qty, price, pnl, 252.0, 0.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(min_value=0, max_value=3_000),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    lo=st.integers(min_value=0, max_value=50),
+)
+def test_pairwise_sum_is_numpys_sum(n: int, seed: int, lo: int) -> None:
+    rng = np.random.default_rng(seed)
+    a = rng.standard_t(3, n + lo) * 10.0 ** rng.integers(-6, 6, n + lo)
+    got = km.pairwise_sum_nb(a, lo, n)
+    want = np.sum(a[lo:])
+    assert got == want
+    assert math.copysign(1.0, got) == math.copysign(1.0, want)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(min_value=1, max_value=5_000),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    kind=st.sampled_from(["continuous", "ties", "mostly_zero"]),
+)
+def test_order_statistics_are_exact(n: int, seed: int, kind: str) -> None:
+    rng = np.random.default_rng(seed)
+    r = rng.standard_t(2, n)
+    if kind == "ties":
+        r = rng.integers(-3, 4, n).astype(np.float64)
+    elif kind == "mostly_zero":  # a curve out of the market most of the time
+        r = r * (rng.random(n) < rng.choice([0.01, 0.1, 0.5]))
+    ranks = sorted(int(k) for k in rng.integers(0, n, 4))
+    k1, k2 = ranks[0], min(ranks[0] + 1, n - 1)
+    k3, k4 = ranks[2], min(ranks[2] + 1, n - 1)
+    before = r.copy()
+    got = km._order_stats_nb(r, k1, k2, k3, k4, np.empty(n), np.empty(n))
+    s = np.sort(r)
+    assert got == (s[k1], s[k2], s[k3], s[k4])
+    assert np.array_equal(r, before)
+
+
+@pytest.mark.shared_data
+def test_sweep_route_uses_the_compiled_pass_on_btc(
+    btc: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_fallback(*args: object) -> None:
+        raise AssertionError("lean_metrics fell back to NumPy on a valid curve")
+
+    monkeypatch.setattr(lean_module, "_numpy_route", no_fallback)
+    columns = bar_columns(btc)
+    frame, arrays = frame_from_columns(columns), bar_arrays(columns)
+    for strategy, params in CASES[:4]:
+        lean = simulate_metrics(strategy, params, frame, arrays, BACKTEST, IndicatorCache(), {})
+        assert lean["turnover"] > 0.0

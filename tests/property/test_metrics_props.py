@@ -50,6 +50,48 @@ def _metrics(equity: np.ndarray, ppy: float, pnl: list[float] | None = None, rf:
     )
 
 
+notionals = st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=0, max_size=60)
+
+
+def _turnover(equity: np.ndarray, ppy: float, notional: list[float]) -> dict[str, float]:
+    return compute_metrics(
+        equity,
+        periods_per_year=ppy,
+        trade_pnl=np.zeros(0),
+        trade_returns=np.zeros(0),
+        trade_bars_held=np.zeros(0, dtype=np.int64),
+        exposure=np.zeros(equity.size),
+        bar_seconds=60.0,
+        fill_notional=np.array(notional, dtype=np.float64),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(equity=curves, ppy=ppys, notional=notionals, k=st.integers(-20, 20), c=st.floats(1e-3, 1e3))
+def test_turnover_is_scale_free_and_zero_without_fills(
+    equity: np.ndarray, ppy: float, notional: list[float], k: int, c: float
+) -> None:
+    base = _turnover(equity, ppy, notional)
+    assert base["turnover"] >= 0.0
+    n = equity.size - 1
+    if n:
+        assert base["turnover_annual"] == base["turnover"] * ppy / n
+    else:
+        assert math.isnan(base["turnover_annual"])
+    # cash and quantities scaled together: a power of two is exact, any factor nearly so
+    two = _turnover(equity * 2.0**k, ppy, [v * 2.0**k for v in notional])
+    assert _same(base["turnover"], two["turnover"], rel=0.0)
+    assert _same(base["turnover_annual"], two["turnover_annual"], rel=0.0)
+    any_c = _turnover(equity * c, ppy, [v * c for v in notional])
+    assert _same(base["turnover"], any_c["turnover"], rel=1e-12)
+    # buying and selling the same amount counts the same
+    assert _turnover(equity, ppy, [-v for v in notional])["turnover"] == base["turnover"]
+    flat = _turnover(equity, ppy, [])
+    assert flat["turnover"] == 0.0
+    if n:
+        assert flat["turnover_annual"] == 0.0
+
+
 def _same(a: float, b: float, rel: float) -> bool:
     if math.isnan(a) or math.isnan(b):
         return math.isnan(a) and math.isnan(b)

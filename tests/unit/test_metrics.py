@@ -66,6 +66,7 @@ def reference_metrics(
     exposure: Sequence[float],
     bar_seconds: float,
     rf: float = 0.0,
+    notional: Sequence[float] = (),
 ) -> dict[str, float]:
     """Non-degenerate inputs only (n >= 4, varying returns, wins and losses)."""
     e = list(equity)
@@ -113,6 +114,8 @@ def reference_metrics(
     z = sr * math.sqrt(n - 1) / denom
     out["probabilistic_sharpe_ratio"] = 0.5 * (1 + math.erf(z / math.sqrt(2)))
     out["exposure"] = _mean([abs(x) for x in exposure])
+    out["turnover"] = math.fsum(abs(v) for v in notional) / _mean(e)
+    out["turnover_annual"] = out["turnover"] / (n / ppy)
     wins = [p for p in pnl if p > 0]
     losses = [p for p in pnl if p < 0]
     out["n_trades"] = len(pnl)
@@ -252,6 +255,7 @@ def test_matches_plain_python_oracle_on_random_curves(rng: np.random.Generator) 
         exposure = rng.uniform(-1.0, 1.0, equity.size)
         ppy = float(rng.choice([252.0, 8_760.0, 35_040.0]))
         rf = float(rng.choice([0.0, 0.04, -0.01]))
+        notional = rng.uniform(-5_000.0, 5_000.0, int(rng.integers(0, 40)))
         got = compute_metrics(
             equity,
             periods_per_year=ppy,
@@ -261,6 +265,7 @@ def test_matches_plain_python_oracle_on_random_curves(rng: np.random.Generator) 
             exposure=exposure,
             bar_seconds=900.0,
             risk_free_rate=rf,
+            fill_notional=notional,
         )
         want = reference_metrics(
             equity.tolist(),
@@ -271,9 +276,55 @@ def test_matches_plain_python_oracle_on_random_curves(rng: np.random.Generator) 
             exposure.tolist(),
             900.0,
             rf,
+            notional.tolist(),
         )
         assert set(want) == set(METRIC_NAMES), trial
         _assert_close(got, want, rel=1e-9)
+
+
+def test_turnover_hand_case() -> None:
+    # equity 100 → 110 → 99 → 121 → 121, mean 551 / 5 = 110.2; two fills: buy 0.5 @ 100 and
+    # sell 0.5 @ 120 (a negative quantity counts by its size): 50 + 60 = 110 traded, so
+    # turnover = 110 / 110.2 over n = 4 bars at P = 4 bars/year, i.e. exactly one year
+    m = compute_metrics(
+        np.array(HAND_EQUITY),
+        periods_per_year=4.0,
+        trade_pnl=np.zeros(0),
+        trade_returns=np.zeros(0),
+        trade_bars_held=np.zeros(0, dtype=np.int64),
+        exposure=np.zeros(5),
+        bar_seconds=3_600.0,
+        fill_notional=np.array([0.5 * 100.0, -0.5 * 120.0]),
+    )
+    assert m["turnover"] == pytest.approx(110.0 / 110.2, rel=1e-15)
+    assert m["turnover_annual"] == pytest.approx(110.0 / 110.2, rel=1e-15)
+    # P = 8: the 4 bars are half a year, the annual figure doubles
+    m8 = _run(HAND_EQUITY, ppy=8.0)
+    assert math.isnan(m8["turnover"])  # no fill_notional given: unknown, not zero
+    m8 = compute_metrics(
+        np.array(HAND_EQUITY), periods_per_year=8.0, trade_pnl=np.zeros(0),
+        trade_returns=np.zeros(0), trade_bars_held=np.zeros(0, dtype=np.int64),
+        exposure=np.zeros(5), bar_seconds=3_600.0, fill_notional=np.array([50.0, 60.0]),
+    )  # fmt: skip
+    assert m8["turnover_annual"] == pytest.approx(2 * 110.0 / 110.2, rel=1e-15)
+
+
+def test_turnover_without_fills_is_zero_and_single_value_has_no_annual() -> None:
+    kwargs = {
+        "trade_pnl": np.zeros(0), "trade_returns": np.zeros(0),
+        "trade_bars_held": np.zeros(0, dtype=np.int64), "bar_seconds": 60.0,
+    }  # fmt: skip
+    m = compute_metrics(np.array(HAND_EQUITY), periods_per_year=4.0, exposure=np.zeros(5),
+                        fill_notional=np.zeros(0), **kwargs)  # fmt: skip
+    assert m["turnover"] == 0.0
+    assert m["turnover_annual"] == 0.0
+    one = compute_metrics(np.array([100.0]), periods_per_year=4.0, exposure=np.zeros(1),
+                          fill_notional=np.array([50.0]), **kwargs)  # fmt: skip
+    assert one["turnover"] == 0.5
+    assert math.isnan(one["turnover_annual"])
+    with pytest.raises(DataValidationError, match="fill_notional"):
+        compute_metrics(np.array(HAND_EQUITY), periods_per_year=4.0, exposure=np.zeros(5),
+                        fill_notional=np.array([np.nan]), **kwargs)  # fmt: skip
 
 
 def test_keys_are_metric_names_in_order() -> None:

@@ -416,9 +416,10 @@ def same_bar_bounds(
 def warmup() -> None:
     """Compile (or load from the on-disk cache) every engine kernel on a tiny input.
 
-    Runs a small fast-path and a small event-path backtest. The machine code is cached by Numba
-    next to the engine sources (or under ``$NUMBA_CACHE_DIR``), so later processes only load it;
-    see docs/engine.md, "Compilation and the on-disk cache".
+    Runs a small fast-path backtest (full result and the sweeps' metrics-only route) and a small
+    event-path backtest. The machine code is cached by Numba next to the engine sources (or under
+    ``$NUMBA_CACHE_DIR``), so later processes only load it; see docs/engine.md, "Compilation and
+    the on-disk cache".
     """
     n = 40
     close = 100.0 + np.sin(np.arange(n, dtype=np.float64))
@@ -440,6 +441,8 @@ def warmup() -> None:
     backtest(bars, entries=entries, exits=exits, short_entries=exits, exit_rules=rules,
              instrument=Instrument(market="linear_perp"),
              risk=RiskLimits(max_drawdown=0.5, daily_loss_limit=0.2, max_notional=1e9))  # fmt: skip
+    # the sweep route's compiled metrics pass (engine._kernel_metrics)
+    Backtest(exit_rules=rules).run_signals_metrics(bars, entries, exits)
     # the event path's kernels (advance_nb and the submit entry point)
     from quantforge.strategies.base import Strategy
 

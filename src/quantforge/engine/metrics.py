@@ -71,6 +71,8 @@ METRIC_NAMES: Final = (
     "cvar",
     "probabilistic_sharpe_ratio",
     "exposure",
+    "turnover",
+    "turnover_annual",
     "n_trades",
     "n_wins",
     "n_losses",
@@ -392,13 +394,14 @@ def compute_metrics(
     exposure: FloatArray,
     bar_seconds: float,
     risk_free_rate: float = 0.0,
+    fill_notional: FloatArray | None = None,
 ) -> dict[str, float]:
     """Return every performance metric of a backtest as a flat ``name -> float`` dict.
 
     Formulas, conventions and edge cases are specified in ``docs/metrics.md``. A metric that
     is not defined for the input (e.g. win rate without trades) is ``nan``; counts and
-    streaks are 0 then. Turnover is not computed here: it needs the traded notional, which
-    only the engine knows.
+    streaks are 0 then. Turnover needs the traded notional of every fill, which only the
+    engine knows: without ``fill_notional`` the two turnover metrics are ``nan``.
 
     Parameters
     ----------
@@ -419,6 +422,9 @@ def compute_metrics(
         Bar length in seconds, to turn drawdown durations into days.
     risk_free_rate : float
         Annual risk-free rate (0.04 = 4 %), compounded down to a per-bar rate.
+    fill_notional : FloatArray or None
+        Traded notional ``qty * price`` of every fill, in execution order (the sign is
+        ignored); an empty array when nothing traded. None: turnover unknown (``nan``).
 
     Returns
     -------
@@ -467,6 +473,8 @@ def compute_metrics(
         )
         raise DataValidationError(msg)
 
+    traded = None if fill_notional is None else _finite_1d("fill_notional", fill_notional)
+
     r = _returns(e)
     out: dict[str, float] = {"n_bars": float(e.size), "final_equity": float(e[-1])}
     out.update(_return_metrics(e, r, ppy, rf))
@@ -477,6 +485,7 @@ def compute_metrics(
         out["total_return"], out["max_drawdown_abs"] / float(e[0])
     )
     out["exposure"] = float(gross.mean())
+    out.update(_turnover_metrics(e, traded, ppy))
     out.update(_trade_metrics(pnl, trade_ret, held))
     return {name: out[name] for name in METRIC_NAMES}
 
@@ -654,6 +663,16 @@ def _drawdown_metrics(e: FloatArray, bar_s: float) -> dict[str, float]:
         "max_drawdown_duration_days": duration * bar_s / 86_400.0,
         "ulcer_index": math.sqrt(float(np.mean(dd * dd))),
     }
+
+
+def _turnover_metrics(e: FloatArray, traded: FloatArray | None, ppy: float) -> dict[str, float]:
+    # two-sided: buys and sells both count; over the mean equity of all N values (> 0, since
+    # E_0 > 0 and ruin floors at 0); annualised over the same Y = n / P years as CAGR
+    if traded is None:
+        return {"turnover": _NAN, "turnover_annual": _NAN}
+    turnover = float(np.sum(np.abs(traded))) / float(e.mean())
+    n = e.size - 1
+    return {"turnover": turnover, "turnover_annual": turnover * ppy / n if n else _NAN}
 
 
 def _longest_run(mask: BoolArray) -> int:

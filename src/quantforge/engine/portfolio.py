@@ -206,6 +206,7 @@ def _result(legs: list[_Leg], cfg: Backtest) -> BacktestResult:
     columns["drawdown"] = eq / np.maximum.accumulate(eq) - 1.0
     equity = pl.DataFrame(columns)
     metrics = result_metrics(
-        market.time_ms, eq, gross, trades, calendar=cfg.calendar, risk_free_rate=cfg.risk_free_rate
-    )
+        market.time_ms, eq, gross, trades, fills, calendar=cfg.calendar,
+        risk_free_rate=cfg.risk_free_rate,
+    )  # fmt: skip
     return BacktestResult(trades, orders, fills, equity, metrics)

@@ -11,6 +11,7 @@ import polars as pl
 
 from quantforge.data.schema import BAR_TIME, BAR_TIME_DTYPE
 from quantforge.engine import _kernel as k
+from quantforge.engine.lean_metrics import lean_metrics
 from quantforge.engine.metrics import compute_metrics, periods_per_year
 from quantforge.engine.records import (
     ExitReason,
@@ -20,7 +21,7 @@ from quantforge.engine.records import (
     StatusReason,
     TimeInForce,
 )
-from quantforge.engine.state import MarketArrays, SimState
+from quantforge.engine.state import MarketArrays, SimState, bar_length_ms
 
 
 def _names(
@@ -153,17 +154,19 @@ def metrics_from_arrays(
     trade_pnl: np.ndarray,  # type: ignore[type-arg]
     trade_returns: np.ndarray,  # type: ignore[type-arg]
     trade_bars_held: np.ndarray,  # type: ignore[type-arg]
+    fill_notional: np.ndarray,  # type: ignore[type-arg]
     *,
     calendar: str,
     risk_free_rate: float,
 ) -> Mapping[str, float]:
-    """Return the read-only metrics of an equity curve and its trades' pnl/return/bars held.
+    """Return the read-only metrics of an equity curve, its trades and its fills' notional.
 
-    The one place metrics inputs are derived (bar length, exposure, periods per year): the full
-    result (`build_result`) and the metrics-only route (`kernel_metrics`) both end here.
+    The full result (`build_result`, portfolios) ends here. The metrics-only route
+    (`kernel_metrics`) derives the same inputs the same way (bar length from `bar_length_ms`,
+    exposure ``|gross_value| / equity``) and gets the same floats from `lean_metrics`.
+    ``fill_notional`` is ``|qty * price|`` per fill in execution order (turnover).
     """
-    n = time_ms.shape[0]
-    bar_ms = int(np.median(np.diff(time_ms))) if n > 1 else 60_000
+    bar_ms = bar_length_ms(time_ms)
     with np.errstate(divide="ignore", invalid="ignore"):
         exposure = np.where(equity > 0.0, np.abs(gross_value) / equity, 0.0)
     metrics = compute_metrics(
@@ -175,6 +178,7 @@ def metrics_from_arrays(
         exposure=exposure,
         bar_seconds=bar_ms / 1000.0,
         risk_free_rate=risk_free_rate,
+        fill_notional=np.ascontiguousarray(fill_notional, dtype=np.float64),
     )
     return MappingProxyType(dict(metrics))
 
@@ -184,11 +188,12 @@ def result_metrics(
     equity: np.ndarray,  # type: ignore[type-arg]
     gross_value: np.ndarray,  # type: ignore[type-arg]
     trades: pl.DataFrame,
+    fills: pl.DataFrame,
     *,
     calendar: str,
     risk_free_rate: float,
 ) -> Mapping[str, float]:
-    """Return the read-only metrics of an equity curve and its trades (a trades frame)."""
+    """Return the read-only metrics of an equity curve, its trades and fills (frames)."""
     return metrics_from_arrays(
         time_ms,
         equity,
@@ -196,9 +201,15 @@ def result_metrics(
         trades["pnl"].to_numpy(),
         trades["return"].to_numpy(),
         trades["bars_held"].to_numpy(),
+        fill_notional(fills["qty"].to_numpy(), fills["price"].to_numpy()),
         calendar=calendar,
         risk_free_rate=risk_free_rate,
     )
+
+
+def fill_notional(qty: np.ndarray, price: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+    """Return the traded notional ``|qty * price|`` of each fill (the turnover metrics' input)."""
+    return np.abs(np.asarray(qty, dtype=np.float64) * np.asarray(price, dtype=np.float64))
 
 
 def _equity_arrays(state: SimState, market: MarketArrays) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[type-arg]
@@ -216,24 +227,30 @@ def kernel_metrics(
 ) -> Mapping[str, float]:
     """Return the metrics `build_result` would give, straight from the kernel's arrays.
 
-    No Polars frames are built (the metrics-only route of sweeps). Books a still-open position
-    as end_of_data exactly like `ledger_frames`, so call it once per simulation, instead of
-    `build_result`, never after it.
+    No Polars frames are built (the metrics-only route of sweeps), and the curve's statistics
+    come from one compiled pass (`lean_metrics`), equal bit for bit to `metrics_from_arrays`.
+    Books a still-open position as end_of_data exactly like `ledger_frames`, so call it once per
+    simulation, instead of `build_result`, never after it.
     """
     n = market.n
     k.close_open_trade_nb(state.trades, state.fs, state.ist, n - 1, market.close[n - 1])
     tr = state.trades[: state.ist[k.I_NTRADE]]
+    fl = state.fills[: state.ist[k.I_NFILL]]
     pos_value, eq = _equity_arrays(state, market)
-    return metrics_from_arrays(
-        market.time_ms,
+    bar_ms = market.bar_ms
+    metrics = lean_metrics(
         eq,
         pos_value,
-        tr["pnl"],
-        tr["ret"],
-        (tr["exit_bar"] - tr["entry_bar"]).astype(np.int64),
-        calendar=calendar,
+        periods_per_year=periods_per_year(bar_ms, calendar),
+        trade_pnl=tr["pnl"],
+        trade_returns=tr["ret"],
+        trade_bars_held=(tr["exit_bar"] - tr["entry_bar"]).astype(np.int64),
+        fill_qty=fl["qty"],
+        fill_price=fl["price"],
+        bar_seconds=bar_ms / 1000.0,
         risk_free_rate=risk_free_rate,
     )
+    return MappingProxyType(metrics)
 
 
 def build_result(
@@ -263,6 +280,6 @@ def build_result(
         }
     )
     metrics = result_metrics(
-        t, eq, pos_value, trades, calendar=calendar, risk_free_rate=risk_free_rate
+        t, eq, pos_value, trades, fills, calendar=calendar, risk_free_rate=risk_free_rate
     )
     return BacktestResult(trades, orders, fills, equity, metrics)

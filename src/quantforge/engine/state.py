@@ -46,6 +46,7 @@ class MarketArrays:
     atr: FloatArray
     flags: npt.NDArray[np.int8]  # BF_* bits: new UTC day, intrabar extreme order
     funding: FloatArray  # funding rate paid at each bar's open (0 = none)
+    bar_ms: int  # bar length for the metrics: the median spacing of open_time (`bar_length_ms`)
 
     @property
     def n(self) -> int:
@@ -114,7 +115,17 @@ def market_arrays(
             )
             raise DataValidationError(msg)
         funding = np.ascontiguousarray(np.nan_to_num(funding_rate, nan=0.0), dtype=np.float64)
-    return MarketArrays(time_ms, op, hi, lo, cl, vol, atr, flags, funding)
+    return MarketArrays(time_ms, op, hi, lo, cl, vol, atr, flags, funding, bar_length_ms(time_ms))
+
+
+def bar_length_ms(time_ms: IntArray) -> int:
+    """Return the bar length the metrics use: the median spacing of the bar times (ms).
+
+    One minute for a single bar. The one definition shared by the full result and the sweep
+    route, so both annualise alike.
+    """
+    n = time_ms.shape[0]
+    return int(np.median(np.diff(time_ms))) if n > 1 else 60_000
 
 
 def lower_params(

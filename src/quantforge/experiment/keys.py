@@ -21,7 +21,7 @@ import json
 import logging
 import math
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -35,7 +35,14 @@ from quantforge.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["canonical_json", "code_version", "data_fingerprint", "git_revision", "run_key"]
+__all__ = [
+    "canonical_json",
+    "code_version",
+    "data_fingerprint",
+    "git_revision",
+    "run_key",
+    "run_keyer",
+]
 
 #: bump when the key recipe changes, so old and new keys never collide
 KEY_SCHEMA: Final = 1
@@ -161,6 +168,45 @@ def run_key(
     }
     text = canonical_json(document, where="run")
     return hashlib.blake2b(text.encode("utf-8"), digest_size=_DIGEST_BYTES).hexdigest()
+
+
+def run_keyer(
+    engine: Mapping[str, Any] | BaseModel,
+    data_fingerprint: str,
+    *,
+    code: str | None = None,
+) -> Callable[[str, Mapping[str, Any]], str]:
+    """Return ``run_key`` with the engine, data and code fixed: ``keyer(strategy, params)``.
+
+    The engine document is encoded once, not once per combination (a grid of 10,000 runs shares
+    it); the keys are the same strings `run_key` returns.
+
+    Examples
+    --------
+    >>> keyer = run_keyer({"cash": 1e4}, "ab" * 16, code="1")
+    >>> keyer("ma_cross", {"fast": 5}) == run_key("ma_cross", {"fast": 5}, {"cash": 1e4},
+    ...                                           "ab" * 16, code="1")
+    True
+    """
+
+    def dump(value: Any) -> str:
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+
+    # canonical_json of run_key's document: its keys in sorted order, compact
+    head = (
+        f'{{"code":{dump(code if code is not None else code_version())},'
+        f'"data":{dump(data_fingerprint)},"engine":{dump(_canonical(engine, "engine"))},'
+        '"params":'
+    )
+    schema = f',"schema":{KEY_SCHEMA},"strategy":'
+
+    def keyer(strategy: str, params: Mapping[str, Any]) -> str:
+        text = f"{head}{dump(_canonical(params, 'params'))}{schema}{dump(strategy)}}}"
+        return hashlib.blake2b(text.encode("utf-8"), digest_size=_DIGEST_BYTES).hexdigest()
+
+    return keyer
 
 
 def _hash_series(h: Any, series: pl.Series) -> None:

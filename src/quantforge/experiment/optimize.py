@@ -233,12 +233,16 @@ def _traded_metrics(
 ) -> dict[str, float | int | None]:
     # The engine's metrics recomputed over the bars after the warm-up (no position exists there)
     from quantforge.engine.metrics import compute_metrics, periods_per_year
+    from quantforge.engine.result import fill_notional
 
     eq_frame = result.equity[skip:]
     eq = eq_frame["equity"].to_numpy().astype(np.float64)
     pos_value = eq_frame["position_value"].to_numpy().astype(np.float64)
     t = eq_frame["open_time"].dt.epoch("ms").to_numpy()
     trades = result.trades
+    fills = result.fills
+    if eq_frame.height:
+        fills = fills.filter(pl.col("time") >= eq_frame["open_time"][0])
     bar_ms = int(np.median(np.diff(t))) if t.size > 1 else 60_000
     with np.errstate(divide="ignore", invalid="ignore"):
         exposure = np.where(eq > 0.0, np.abs(pos_value) / eq, 0.0)
@@ -251,6 +255,7 @@ def _traded_metrics(
         exposure=exposure,
         bar_seconds=bar_ms / 1000.0,
         risk_free_rate=backtest.risk_free_rate,
+        fill_notional=fill_notional(fills["qty"].to_numpy(), fills["price"].to_numpy()),
     )
     return plain_metrics(metrics)
 

@@ -24,10 +24,8 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import json
 import logging
 import math
 import re
@@ -43,13 +41,19 @@ import polars as pl
 from quantforge.data.catalog import Catalog
 from quantforge.errors import ConfigError, DataError, NotFoundError, QuantforgeError
 from quantforge.executors import LocalExecutor, RayExecutor, TaskResult, TaskStatus
-from quantforge.experiment.config import HEADLINE_METRICS, ExperimentConfig, parse_experiment
+from quantforge.experiment.config import ExperimentConfig, parse_experiment
 from quantforge.experiment.keys import (
     canonical_json,
     code_version,
     data_fingerprint,
     git_revision,
-    run_key,
+    run_keyer,
+)
+from quantforge.experiment.outputs import (
+    PROVENANCE,
+    RunFileWriter,
+    metric_value,
+    write_summary,
 )
 from quantforge.experiment.tasks import (
     BAR_COLUMNS,
@@ -73,6 +77,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "PROVENANCE",
     "ExperimentOutcome",
     "RerunOutcome",
     "SweepProgress",
@@ -84,10 +89,9 @@ __all__ = [
     "stored_config",
 ]
 
-#: key of the provenance block added to the config stored with an experiment
-PROVENANCE: Final = "provenance"
 _FLUSH_ROWS: Final = 256
 _FLUSH_SECONDS: Final = 2.0
+_PROGRESS_SECONDS: Final = 0.1  # least time between two progress callbacks
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,14 +287,6 @@ def _find_experiment(
     return None
 
 
-def _metric_value(metrics: Mapping[str, Any], name: str) -> float | None:
-    value = metrics.get(name)
-    if value is None or isinstance(value, bool):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
 def _label(task: RunTask) -> str:
     params = ", ".join(f"{k}={v}" for k, v in task.params.items())
     return f"{task.strategy} {task.symbol} ({params})"
@@ -323,7 +319,7 @@ def _tasks(
 ) -> Iterator[RunTask]:
     # Lazily yield the combinations still to run; invalid ones go to ``rejected`` as errors.
     for symbol in config.data.symbols:
-        engine = _engine_document(config, symbol)
+        keyer = run_keyer(_engine_document(config, symbol), fingerprints[symbol], code=code)
         for spec in config.all_strategies:
             definition = get_strategy(spec.name)
             for combination in spec.grid():
@@ -332,7 +328,7 @@ def _tasks(
                     error = None
                 except QuantforgeError as e:
                     params, error = dict(combination), f"{type(e).__name__}: {e}"
-                key = run_key(spec.name, params, engine, fingerprints[symbol], code=code)
+                key = keyer(spec.name, params)
                 if key in done:
                     skipped[0] += 1
                     continue
@@ -354,6 +350,23 @@ def _tasks(
                     )
                     continue
                 yield RunTask(run_key=key, strategy=spec.name, symbol=symbol, params=params)
+
+
+class _TaskStream:
+    """The lazily generated tasks plus how many there are (at most), so executors can size their
+    chunks (a bare generator has no length: 8 tasks a chunk, 1,250 round trips for 10,000)."""
+
+    __slots__ = ("_count", "_tasks")
+
+    def __init__(self, tasks: Iterator[RunTask], count: int) -> None:
+        self._tasks = tasks
+        self._count = count
+
+    def __iter__(self) -> Iterator[RunTask]:
+        return self._tasks
+
+    def __len__(self) -> int:
+        return self._count
 
 
 def _record(result: TaskResult) -> RunRecord | None:
@@ -506,7 +519,7 @@ def run_experiment(
         counters.done += 1
         if record.status == "ok":
             counters.ok += 1
-            value = _metric_value(record.metrics, metric)
+            value = metric_value(record.metrics, metric)
             if value is not None and (
                 counters.best_value is None
                 or (value > counters.best_value if descending else value < counters.best_value)
@@ -516,8 +529,15 @@ def run_experiment(
         else:
             counters.errors += 1
 
-    def report() -> None:
-        if progress is not None:
+    last_report = -math.inf
+
+    def report(final: bool = False) -> None:
+        # at most every _PROGRESS_SECONDS (a bar refreshes ~10 times a second; a call per result
+        # is measurable at 10,000 results), and always for the first and the last result
+        nonlocal last_report
+        now = time.monotonic()
+        if progress is not None and (final or now - last_report >= _PROGRESS_SECONDS):
+            last_report = now
             progress(
                 SweepProgress(
                     done=counters.done + skipped[0],
@@ -529,7 +549,10 @@ def run_experiment(
                 )
             )
 
-    tasks = _tasks(config, fingerprints, set(done), code, rejected, skipped)
+    tasks = _TaskStream(
+        _tasks(config, fingerprints, set(done), code, rejected, skipped),
+        max(0, total - len(done)),
+    )
     results = executor.map(run_task, tasks, shared=payload)
     try:
         for result in results:
@@ -555,7 +578,7 @@ def run_experiment(
         if close is not None:
             close()  # stop the workers now (Ctrl-C), not when the generator is collected
         flush()  # on Ctrl-C too: whatever arrived is kept, so a re-run resumes
-    report()
+    report(final=True)
     ran = counters.done + counters.lost
 
     out_dir = experiment_dir(config, results_dir)
@@ -566,12 +589,17 @@ def run_experiment(
     artifact_runs = _store_best_artifacts(
         store, experiment_id, config, frames, columns, metric, descending, top
     )
-    summary_csv = _write_summary(
-        store, experiment_id, config, out_dir / f"{prefix}summary.csv", metric, descending
-    )
-    run_files = (
-        _write_run_files(store, experiment_id, out_dir / "runs", prefix) if write_run_files else 0
-    )
+    summary_path = out_dir / f"{prefix}summary.csv"
+    if write_run_files:
+        # one pass over the stored runs writes both the summary and the run files
+        with RunFileWriter(store, experiment_id, out_dir / "runs", prefix) as files:
+            summary_csv = write_summary(
+                store, experiment_id, config, summary_path, metric, descending, files.write
+            )
+        run_files = files.count
+    else:
+        summary_csv = write_summary(store, experiment_id, config, summary_path, metric, descending)
+        run_files = 0
     plots: list[Path] = []
     report_html: Path | None = None
     if make_plots:
@@ -698,107 +726,6 @@ def _store_best_artifacts(
     # replace=True gives the rewritten rows new ids: read them back
     best = store.runs(experiment_id, order_by=metric, descending=descending, limit=top)
     return [int(i) for i in best["id"].to_list()]
-
-
-def _write_summary(
-    store: ResultStore,
-    experiment_id: int,
-    config: ExperimentConfig,
-    path: Path,
-    metric: str,
-    descending: bool,
-) -> Path:
-    # Streamed from the database in rank order and written row by row: memory stays flat.
-    params: list[str] = []
-    for spec in config.all_strategies:
-        params += [n for n in get_strategy(spec.name).space.names if n not in params]
-    header = [
-        "rank", "id", "run_key", "strategy", "symbol", "status", "error", *HEADLINE_METRICS,
-        "duration_s", "params", *(f"param.{n}" for n in params),
-    ]  # fmt: skip
-    rank = 0
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        for run in store.iter_runs(
-            experiment_id, order_by=metric, descending=descending, status="all"
-        ):
-            value = _metric_value(run.metrics, metric)
-            ranked = run.status == "ok" and value is not None
-            rank += ranked
-            error = (run.error or "").split("\n", 1)[0]
-            writer.writerow(
-                [
-                    rank if ranked else "",
-                    run.id,
-                    run.run_key,
-                    run.strategy,
-                    run.symbol or "",
-                    run.status,
-                    error,
-                    *(_csv_value(run.metrics.get(m)) for m in HEADLINE_METRICS),
-                    _csv_value(run.duration_s),
-                    json.dumps(run.params, sort_keys=True),
-                    *(_csv_value(run.params.get(n)) for n in params),
-                ]
-            )
-    return path
-
-
-def _csv_value(value: object) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else _json_value(value)
-    return value
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_value(v) for v in value]
-    return value
-
-
-def _write_run_files(store: ResultStore, experiment_id: int, folder: Path, prefix: str) -> int:
-    experiment = store.get_experiment(experiment_id)
-    document = experiment["config"]
-    provenance = {
-        "experiment_id": experiment_id,
-        "experiment": experiment["name"],
-        "data_fingerprint": experiment["data_fingerprint"],
-        "package_version": experiment["code_version"],
-        "git_revision": experiment["git_revision"],
-        "data_fingerprints": document.get(PROVENANCE, {}).get("data_fingerprints", {}),
-        "config": {k: v for k, v in document.items() if k != PROVENANCE},
-    }
-    folder.mkdir(parents=True, exist_ok=True)
-    count = 0
-    for run in store.iter_runs(experiment_id):
-        body = {
-            "run_id": run.id,
-            "run_key": run.run_key,
-            "strategy": run.strategy,
-            "symbol": run.symbol,
-            "params": run.params,
-            "status": run.status,
-            "error": run.error,
-            "metrics": run.metrics,
-            "started_at": run.started_at,
-            "finished_at": run.finished_at,
-            "duration_s": run.duration_s,
-            "provenance": provenance,
-            "rerun": f"quantforge rerun {run.id}",
-        }
-        path = folder / f"{prefix}run-{run.id}.json"
-        path.write_text(json.dumps(_json_value(body), indent=1, sort_keys=False) + "\n")
-        count += 1
-    return count
 
 
 def _write_plots(

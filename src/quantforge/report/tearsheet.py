@@ -59,6 +59,8 @@ _RATIO: Final = frozenset(
         "skew",
         "kurtosis",
         "tail_ratio",
+        "turnover",
+        "turnover_annual",
         "profit_factor",
         "payoff_ratio",
         "sqn",
@@ -104,6 +106,7 @@ HEADLINE_METRICS: Final = (
     "expectancy",
     "avg_holding_bars",
     "exposure",
+    "turnover_annual",
     "final_equity",
 )
 
@@ -130,6 +133,8 @@ METRIC_LABELS: Final[dict[str, str]] = {
     "expectancy": "Expectancy",
     "avg_holding_bars": "Avg holding",
     "exposure": "Exposure",
+    "turnover": "Turnover",
+    "turnover_annual": "Turnover (annual)",
     "final_equity": "Final equity",
     "sqn": "SQN",
 }

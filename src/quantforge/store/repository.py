@@ -122,11 +122,20 @@ class StoredRun:
 
 
 def _json_metric(value: object) -> object:
+    kind = type(value)
+    if kind is float:  # the common case first: this runs for every metric of every run
+        return value if math.isfinite(value) else _json_metric_non_finite(value)  # type: ignore[arg-type]
+    if kind is int:
+        return value
     if isinstance(value, float) and not math.isfinite(value):
         return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if hasattr(value, "item") and not isinstance(value, int | float | str):
         return _json_metric(value.item())
     return value
+
+
+def _json_metric_non_finite(value: float) -> str:
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
 
 
 def _column_metric(name: str, value: object) -> float | int | None:

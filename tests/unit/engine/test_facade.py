@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-from tests.unit.engine.conftest import make_bars
+from tests.unit.engine.conftest import Script, make_bars
 
 import quantforge as qf
 from quantforge.errors import ConfigError, DataValidationError, StrategyError
@@ -75,3 +75,27 @@ def test_result_frames_have_the_documented_columns() -> None:
     ]
     assert r.equity["open_time"].dtype == pl.Datetime("ms", "UTC")
     assert {"sharpe", "max_drawdown", "n_trades"} <= set(r.metrics)
+
+
+def test_turnover_from_the_engines_fills() -> None:
+    # flat price 100, cash 1,000, no fees: buy 2 at bar 1's open, sell 2 at bar 3's open;
+    # equity stays 1,000, so turnover = (200 + 200) / 1,000 over n = 4 one-minute bars
+    n = 5
+    bars = make_bars([(100.0, 100.0, 100.0, 100.0)] * n)
+    entries = np.zeros(n, dtype=np.bool_)
+    exits = np.zeros(n, dtype=np.bool_)
+    entries[0], exits[2] = True, True
+    cfg = qf.Backtest(cash=1_000.0, sizing=qf.sizing.FixedQty(2.0))
+    r = cfg.run_signals(bars, entries, exits)
+    assert r.fills.select("qty", "price").rows() == [(2.0, 100.0), (2.0, 100.0)]
+    assert r.metrics["turnover"] == 0.4
+    assert r.metrics["turnover_annual"] == 0.4 * 525_600 / 4
+    lean = cfg.run_signals_metrics(bars, entries, exits)
+    assert lean["turnover"] == r.metrics["turnover"]
+    # a position still open at the end is marked, not filled: only the entry counts
+    held = cfg.run_signals(bars, entries, np.zeros(n, dtype=np.bool_))
+    assert held.trades["exit_reason"].to_list() == ["end_of_data"]
+    assert held.metrics["turnover"] == 0.2
+    # the event path reports the same figure for the same fills
+    script = Script({0: lambda ctx: ctx.buy(qty=2.0), 2: lambda ctx: ctx.close_position()})
+    assert cfg.run_strategy(bars, script).metrics["turnover"] == 0.4

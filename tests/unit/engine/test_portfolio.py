@@ -83,3 +83,17 @@ def test_misaligned_frames_are_rejected() -> None:
     b = flat(100.0, 4).with_columns(pl.col("open_time") + pl.duration(minutes=1))
     with pytest.raises(DataValidationError, match="not aligned"):
         backtest_portfolio({"A": a, "B": b}, {"A": SymbolSignals(entries=sig(4, 0))})
+
+
+def test_turnover_sums_every_symbols_fills_over_account_equity() -> None:
+    n = 5
+    cfg = qf.Backtest(cash=1_000.0, sizing=qf.sizing.PercentEquity(0.5))
+    r = backtest_portfolio(
+        {"A": flat(100.0, n), "B": flat(50.0, n)},
+        {"A": SymbolSignals(entries=sig(n, 0)), "B": SymbolSignals(entries=sig(n, 1))},
+        cfg,
+    )
+    # fills of 5 x 100 and 10 x 50 on a flat account of 1,000
+    mean_equity = float(r.equity["equity"].mean())
+    assert r.metrics["turnover"] == pytest.approx(1_000.0 / mean_equity, rel=1e-15)
+    assert r.metrics["turnover"] == pytest.approx(1.0)

@@ -15,7 +15,13 @@ import pytest
 
 from quantforge.errors import ConfigError, DataError
 from quantforge.experiment.config import EngineSpec
-from quantforge.experiment.keys import canonical_json, data_fingerprint, git_revision, run_key
+from quantforge.experiment.keys import (
+    canonical_json,
+    data_fingerprint,
+    git_revision,
+    run_key,
+    run_keyer,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 FINGERPRINT = "0123456789abcdef0123456789abcdef"
@@ -167,3 +173,22 @@ def test_git_revision_of_this_checkout() -> None:
         assert revision is not None
         assert len(revision) == 40
     assert git_revision("/") is None or len(git_revision("/") or "") == 40
+
+
+def test_run_keyer_gives_run_keys_strings() -> None:
+    engine = EngineSpec(fees={"maker": 0.001, "taker": 0.002}).model_dump(mode="json")
+    engine["dates"] = [dt.date(2024, 1, 2), "é"]  # non-ASCII text and dates, as run_key sees them
+    keyer = run_keyer(engine, "cd" * 16, code="9.9")
+    rng = np.random.default_rng(5)
+    for i in range(200):
+        params = {
+            "fast": int(rng.integers(1, 50)),
+            "ratio": float(rng.random()),
+            "ma_type": ["sma", "ema", "wma"][i % 3],
+            "flag": bool(i % 2),
+            "nested": {"b": [1, 2.5], "a": None},
+        }
+        strategy = "ma_cross" if i % 2 else "regime_ma_cross"
+        assert keyer(strategy, params) == run_key(strategy, params, engine, "cd" * 16, code="9.9")
+    with pytest.raises(ConfigError, match="finite"):
+        keyer("ma_cross", {"fast": float("nan")})

@@ -255,3 +255,32 @@ def test_package_exports_are_sorted_and_complete() -> None:
         and name != "annotations"
     }
     assert public == set(qi.__all__)
+
+
+def test_canonical_params_fast_path_equals_full_binding() -> None:
+    import inspect
+
+    from quantforge.indicators.registry import REGISTRY
+
+    def bound(info: object, kwargs: dict[str, object]) -> tuple[tuple[str, object], ...]:
+        # the binding the fast path must agree with
+        fn = info.function  # type: ignore[attr-defined]
+        n = len(info.inputs)  # type: ignore[attr-defined]
+        sig = inspect.signature(fn)
+        b = sig.bind(*([None] * n), **kwargs)
+        b.apply_defaults()
+        names = list(sig.parameters)[n:]
+        return tuple((k, b.arguments[k]) for k in names if k in b.arguments)
+
+    for info in REGISTRY.values():
+        names = list(inspect.signature(info.function).parameters)[len(info.inputs) :]
+        for kwargs in ({}, {names[0]: 7} if names else {}):
+            try:
+                want = bound(info, kwargs)
+            except TypeError:
+                with pytest.raises(ConfigError):
+                    info.canonical_params((), kwargs)
+                continue
+            assert info.canonical_params((), kwargs) == want, info.name
+        with pytest.raises(ConfigError, match="no parameter"):
+            info.canonical_params((), {"not_a_param": 1})

@@ -57,6 +57,7 @@ def test_tearsheet_html_is_self_contained(tmp_path: Path) -> None:
         assert f'id="{div}"' in text
     assert 'id="chart-price"' in text
     assert "1,200 bars" in text
+    assert "Turnover (annual)" in text
     assert list(tmp_path.joinpath("sub").iterdir()) == [path]  # no temp file left behind
 
 

@@ -38,6 +38,7 @@ def _text(renderable: object) -> str:
         ("avg_holding_bars", 28.0, "28 bars"),
         ("avg_holding_bars", 2.5, "2.5 bars"),
         ("final_equity", 12345.678, "12,345.68"),
+        ("turnover_annual", 152.346, "152.35"),
         ("some_new_metric", 0.000123456, "0.0001235"),
     ],
 )
@@ -62,6 +63,9 @@ def test_tearsheet_of_a_real_backtest() -> None:
     assert "600 bars" in text
     assert format_metric("total_return", result.metrics["total_return"]) in text
     assert f"{int(result.metrics['n_trades'])}" in text
+    assert result.metrics["turnover_annual"] > 0.0
+    assert "Turnover (annual)" in text
+    assert format_metric("turnover_annual", result.metrics["turnover_annual"]) in text
 
 
 def test_top_runs_table_orders_and_limits() -> None:
