@@ -379,3 +379,17 @@ def test_sweep_route_uses_the_compiled_pass_on_btc(
     for strategy, params in CASES[:4]:
         lean = simulate_metrics(strategy, params, frame, arrays, BACKTEST, IndicatorCache(), {})
         assert lean["turnover"] > 0.0
+
+
+@pytest.mark.parametrize("pnl", [[-0.0, 0.0], [0.0, -0.0], [-0.0, -0.0, 1.0], [0.0, -1.0, -0.0]])
+def test_best_and_worst_trade_keep_numpys_signed_zero(pnl: list[float]) -> None:
+    # hypothesis found a flat trade (return -0.0) next to a 0.0 one: a compiled max picked the
+    # other zero than NumPy's
+    e = np.array([1_000.0, 1_001.0, 1_000.5, 1_002.0, 1_003.0])
+    g = np.array([0.0, 500.0, 500.0, 0.0, 0.0])
+    qty, price = np.array([1.0, 1.0]), np.array([100.0, 101.0])
+    pnl_arr = np.array(pnl)
+    assert_same_metrics(
+        _numpy_reference(e, g, qty, price, pnl_arr, 35_040.0, 0.0),
+        _lean(e, g, qty, price, pnl_arr, 35_040.0, 0.0),
+    )

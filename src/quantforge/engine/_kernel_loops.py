@@ -313,3 +313,17 @@ def simulate_signals_nb(start, stop, op, hi, lo, cl, vol, atr, flags, funding, l
 
 
 # fmt: on
+
+
+@njit(cache=True)
+def first_bad_price_nb(op, hi, lo, cl):
+    """Return the first row whose open, high, low or close is not finite and > 0, else -1.
+
+    One pass, no temporaries; reference: ``np.argmax(~np.all(np.isfinite(p) & (p > 0), 0))``.
+    """
+    for i in range(op.shape[0]):
+        for x in (op[i], hi[i], lo[i], cl[i]):
+            # NaN fails every comparison, +inf fails the second one
+            if not (x > 0.0 and x < np.inf):
+                return i
+    return -1

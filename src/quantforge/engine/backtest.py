@@ -208,7 +208,11 @@ class Backtest:
         sizes = _float_array(size, n, "size", size_value)
         sl_pct, tp_pct, trail_kind, trail_value, timeout = self.exit_rules.lower()
         sl_dist, tp_dist = self.exit_rules.distances(n)
-        state = SimState(n, self.cash)
+        # room for the orders, fills and trades the signals can make, so the loop rarely stops
+        # to grow them: an entry spawns at most its order and three attached exits
+        signals = int(np.count_nonzero(le) + np.count_nonzero(se))
+        signals += int(np.count_nonzero(lx) + np.count_nonzero(sx))
+        state = SimState(n, self.cash, capacity=_capacity(4 * signals))
         params = self.params()
         start = 0
         while start < n:
@@ -455,3 +459,8 @@ def warmup() -> None:
 
     backtest(bars, _Warmup(), exit_rules=rules)
     log.debug("engine kernels ready (trail kinds %s)", [m.name for m in TrailKind])
+
+
+def _capacity(records: int) -> int:
+    """Return a power of two >= ``records`` (at least 256): the kernels' initial record room."""
+    return 1 << max(8, (max(records, 1) - 1).bit_length())

@@ -184,8 +184,11 @@ def _lean_trade_metrics(
     res["win_rate"] = n_wins / n
     res["expectancy"] = float(t[km.T_SUM_PNL] / n)
     res["avg_trade_return"] = mean_ret
-    res["best_trade"] = float(t[km.T_MAX_RET])
-    res["worst_trade"] = float(t[km.T_MIN_RET])
+    # NumPy's own reductions, as in compute_metrics: which of -0.0 and 0.0 a max returns is
+    # NumPy's business (a compiled max picked the other zero on a flat trade)
+    contiguous = np.ascontiguousarray(trade_ret, dtype=np.float64)
+    res["best_trade"] = float(contiguous.max())
+    res["worst_trade"] = float(contiguous.min())
     res["avg_holding_bars"] = float(t[km.T_SUM_HELD] / n)
     res["longest_holding_bars"] = float(t[km.T_MAX_HELD])
     res["sqn"] = _NAN

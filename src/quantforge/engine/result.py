@@ -37,7 +37,7 @@ def _names(
         table[int(m) - low] = m.name.lower()
     idx = np.asarray(codes, dtype=np.int64) - low
     idx = np.where((idx >= 0) & (idx <= high - low), idx, high - low + 1)
-    return pl.Series(np.array(table, dtype=object)[idx].tolist(), dtype=pl.String)
+    return pl.Series(table, dtype=pl.String).gather(idx)
 
 
 def _times(time_ms: np.ndarray, idx: np.ndarray) -> pl.Series:  # type: ignore[type-arg]
@@ -234,9 +234,25 @@ def kernel_metrics(
     """
     n = market.n
     k.close_open_trade_nb(state.trades, state.fs, state.ist, n - 1, market.close[n - 1])
+    pos_value, eq = _equity_arrays(state, market)
+    return _state_metrics(
+        state, market, pos_value, eq, calendar=calendar, risk_free_rate=risk_free_rate
+    )
+
+
+def _state_metrics(
+    state: SimState,
+    market: MarketArrays,
+    pos_value: np.ndarray,  # type: ignore[type-arg]
+    eq: np.ndarray,  # type: ignore[type-arg]
+    *,
+    calendar: str,
+    risk_free_rate: float,
+) -> Mapping[str, float]:
+    # the compiled pass (`lean_metrics`), equal bit for bit to `metrics_from_arrays`; both the
+    # full result and the sweep route end here, after the open trade was booked
     tr = state.trades[: state.ist[k.I_NTRADE]]
     fl = state.fills[: state.ist[k.I_NFILL]]
-    pos_value, eq = _equity_arrays(state, market)
     bar_ms = market.bar_ms
     metrics = lean_metrics(
         eq,
@@ -279,7 +295,7 @@ def build_result(
             "drawdown": drawdown,
         }
     )
-    metrics = result_metrics(
-        t, eq, pos_value, trades, fills, calendar=calendar, risk_free_rate=risk_free_rate
+    metrics = _state_metrics(
+        state, market, pos_value, eq, calendar=calendar, risk_free_rate=risk_free_rate
     )
     return BacktestResult(trades, orders, fills, equity, metrics)

@@ -17,6 +17,7 @@ import polars as pl
 from quantforge._typing import FloatArray, IntArray
 from quantforge.data.schema import BAR_TIME, BAR_TIME_DTYPE, REQUIRED_BAR_COLUMNS
 from quantforge.engine import _kernel as k
+from quantforge.engine import _kernel_loops as loops
 from quantforge.engine.costs import Fees, SlippageModel
 from quantforge.engine.instrument import Instrument
 from quantforge.engine.intrabar import extreme_order
@@ -92,12 +93,11 @@ def market_arrays(
     cols = [
         np.ascontiguousarray(bars[c].cast(pl.Float64).to_numpy()) for c in REQUIRED_BAR_COLUMNS[1:]
     ]
-    prices = np.stack(cols[:4])
-    if not np.all(np.isfinite(prices) & (prices > 0.0)):
-        row = int(np.argmax(~np.all(np.isfinite(prices) & (prices > 0.0), axis=0)))
+    op, hi, lo, cl, vol = cols
+    row = int(loops.first_bad_price_nb(op, hi, lo, cl))
+    if row >= 0:
         msg = f"bar {row} has a non-finite or non-positive price; validate the bars first"
         raise DataValidationError(msg)
-    op, hi, lo, cl, vol = cols
     atr = (
         k.atr_nb(hi, lo, cl, atr_period) if atr_period is not None else np.full(op.shape[0], np.nan)
     )
