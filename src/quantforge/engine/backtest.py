@@ -457,7 +457,8 @@ def warmup() -> None:
             elif ctx.position == 0.0 and entries[ctx.i]:
                 ctx.buy(stop_distance=1.5)
 
-    backtest(bars, _Warmup(), exit_rules=rules)
+    # its own stop distance merges with the backtest's other exits (ExitRules.merged)
+    backtest(bars, _Warmup(), exit_rules=ExitRules(take_profit=0.02, trailing=0.01, timeout_bars=3))
     log.debug("engine kernels ready (trail kinds %s)", [m.name for m in TrailKind])
 
 
