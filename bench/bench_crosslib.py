@@ -63,6 +63,7 @@ import quantforge as qf
 
 # the sibling script: its loader, signals, configuration and kernel timing are reused, not copied
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # tests.backtesting_py_harness
 import bench_engine as be
 
 PRICE_RTOL = 1e-12
@@ -238,34 +239,11 @@ def vbt_trades(pf: Any) -> Trades:
 
 
 def run_backtesting_py(bars: pl.DataFrame, le: np.ndarray, lx: np.ndarray, stop: float | None):  # type: ignore[no-untyped-def]
-    from backtesting import Backtest, Strategy
+    from backtesting import Backtest
+    from tests.backtesting_py_harness import backtesting_py_data, signal_cross_strategy
 
-    data = (
-        bars.select(
-            pl.col("open_time"),
-            pl.col("open").alias("Open"),
-            pl.col("high").alias("High"),
-            pl.col("low").alias("Low"),
-            pl.col("close").alias("Close"),
-            pl.col("volume").alias("Volume"),
-        )
-        .to_pandas()
-        .set_index("open_time")
-    )
-    opens = bars["open"].to_numpy()
-
-    class SignalCross(Strategy):
-        def init(self) -> None:
-            pass
-
-        def next(self) -> None:
-            i = len(self.data) - 1
-            if le[i] and not self.position:
-                # an absolute stop under the fill of this market order (the next open)
-                sl = opens[i + 1] * (1.0 - stop) if stop is not None else None
-                self.buy(size=1, sl=sl)
-            elif lx[i] and self.position:
-                self.position.close()
+    data = backtesting_py_data(bars)
+    SignalCross = signal_cross_strategy(bars, le, lx, stop)
 
     def run() -> Any:
         return Backtest(

@@ -42,7 +42,8 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
-from backtesting import Backtest, Strategy
+from backtesting import Backtest
+from tests.backtesting_py_harness import backtesting_py_data, signal_cross_strategy
 
 import quantforge as qf
 
@@ -80,34 +81,8 @@ def bars(shared_data: Path) -> pl.DataFrame:
 
 
 def run_backtesting_py(bars: pl.DataFrame, le: np.ndarray, lx: np.ndarray, stop: float | None):
-    data = (
-        bars.select(
-            pl.col("open_time"),
-            pl.col("open").alias("Open"),
-            pl.col("high").alias("High"),
-            pl.col("low").alias("Low"),
-            pl.col("close").alias("Close"),
-            pl.col("volume").alias("Volume"),
-        )
-        .to_pandas()
-        .set_index("open_time")
-    )
-    opens = bars["open"].to_numpy()
-
-    class SignalCross(Strategy):
-        def init(self) -> None:
-            pass
-
-        def next(self) -> None:
-            i = len(self.data) - 1
-            if le[i] and not self.position:
-                # the fill price of this market order is the next open: see the module docstring
-                # (no entry signal falls on the last bar of the data sets used here)
-                sl = opens[i + 1] * (1.0 - stop) if stop is not None else None
-                self.buy(size=1, sl=sl)
-            elif lx[i] and self.position:
-                self.position.close()
-
+    data = backtesting_py_data(bars)
+    SignalCross = signal_cross_strategy(bars, le, lx, stop)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         bt = Backtest(
