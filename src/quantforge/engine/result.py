@@ -295,7 +295,9 @@ def build_result(
             "drawdown": drawdown,
         }
     )
-    metrics = _state_metrics(
-        state, market, pos_value, eq, calendar=calendar, risk_free_rate=risk_free_rate
+    # NumPy metrics here, not the compiled pass of the sweep route (same floats): compiling that
+    # pass tripled the first backtest's compile time (~10 s -> ~29 s) for ~20 ms per 1M bars
+    metrics = result_metrics(
+        t, eq, pos_value, trades, fills, calendar=calendar, risk_free_rate=risk_free_rate
     )
     return BacktestResult(trades, orders, fills, equity, metrics)
