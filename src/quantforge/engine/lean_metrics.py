@@ -26,14 +26,13 @@ from quantforge.engine.metrics import (
     TAIL_PROBABILITY,
     ZERO_DISPERSION_ATOL,
     ZERO_DISPERSION_RTOL,
+    _checked_clock,
     _finite_1d,
     _loss_ratio,
     _normal_cdf,
-    _positive_finite,
     _trade_metrics,
     compute_metrics,
 )
-from quantforge.errors import ConfigError
 
 __all__ = ["lean_metrics"]
 
@@ -95,12 +94,7 @@ def lean_metrics(
     >>> round(m["total_return"], 6), round(m["max_drawdown"], 6), m["exposure"]
     (0.21, 0.1, 0.75)
     """
-    ppy = _positive_finite("periods_per_year", periods_per_year)
-    bar_s = _positive_finite("bar_seconds", bar_seconds)
-    rf = float(risk_free_rate)
-    if not math.isfinite(rf) or rf <= -1.0:
-        msg = f"risk_free_rate must be a finite annual rate above -1 (0.04 = 4 %), got {rf!r}"
-        raise ConfigError(msg)
+    ppy, bar_s, rf = _checked_clock(periods_per_year, bar_seconds, risk_free_rate)
     e = np.ascontiguousarray(equity, dtype=np.float64)
     g = np.ascontiguousarray(gross_value, dtype=np.float64)
     qty = np.ascontiguousarray(fill_qty, dtype=np.float64)

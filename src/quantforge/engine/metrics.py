@@ -449,12 +449,7 @@ def compute_metrics(
     >>> round(m["total_return"], 6), round(m["max_drawdown"], 6), m["win_rate"]
     (0.21, 0.1, 0.6666666666666666)
     """
-    ppy = _positive_finite("periods_per_year", periods_per_year)
-    bar_s = _positive_finite("bar_seconds", bar_seconds)
-    rf = float(risk_free_rate)
-    if not math.isfinite(rf) or rf <= -1.0:
-        msg = f"risk_free_rate must be a finite annual rate above -1 (0.04 = 4 %), got {rf!r}"
-        raise ConfigError(msg)
+    ppy, bar_s, rf = _checked_clock(periods_per_year, bar_seconds, risk_free_rate)
     e = _clean_equity(equity)
     gross = np.abs(_finite_1d("exposure", exposure))
     if gross.size != e.size:
@@ -491,6 +486,19 @@ def compute_metrics(
 
 
 # --- internals ------------------------------------------------------------------------------
+
+
+def _checked_clock(
+    periods_per_year: float, bar_seconds: float, risk_free_rate: float
+) -> tuple[float, float, float]:
+    """Return (periods per year, bar seconds, annual risk-free rate), checked, as floats."""
+    ppy = _positive_finite("periods_per_year", periods_per_year)
+    bar_s = _positive_finite("bar_seconds", bar_seconds)
+    rf = float(risk_free_rate)
+    if not math.isfinite(rf) or rf <= -1.0:
+        msg = f"risk_free_rate must be a finite annual rate above -1 (0.04 = 4 %), got {rf!r}"
+        raise ConfigError(msg)
+    return ppy, bar_s, rf
 
 
 def _positive_finite(name: str, value: float) -> float:
