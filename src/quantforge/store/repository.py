@@ -66,13 +66,14 @@ def _adopt_shared_version_table(connection: sa.Connection, config: AlembicConfig
     names = set(sa.inspect(connection).get_table_names())
     if VERSION_TABLE in names or "alembic_version" not in names:
         return
-    ours = {rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()}
+    script = ScriptDirectory.from_config(config)
+    ours = {rev.revision for rev in script.walk_revisions()}
     shared = sa.table("alembic_version", sa.column("version_num", sa.String))
     found = [v for v in connection.execute(sa.select(shared.c.version_num)).scalars() if v in ours]
     if not found:
         return
     context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-    context.stamp(ScriptDirectory.from_config(config), found[0])
+    context.stamp(script, found[0])
     connection.execute(sa.delete(shared).where(shared.c.version_num.in_(found)))
     if connection.execute(sa.select(sa.func.count()).select_from(shared)).scalar_one() == 0:
         connection.execute(sa.text("DROP TABLE alembic_version"))
