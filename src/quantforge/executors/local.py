@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from quantforge.errors import ConfigError, ExecutionBackendError
+from quantforge.executors._allocator import keep_freed_memory
 from quantforge.executors.base import (
     RawResult,
     TaskResult,
@@ -121,6 +122,7 @@ def _attach(path: str) -> Any:
 def _init_worker() -> None:
     # Ctrl-C goes to the whole process group; only the parent decides what to do about it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    keep_freed_memory()
 
 
 def _worker_chunk(

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from quantforge.errors import ConfigError, ExecutionBackendError
+from quantforge.executors._allocator import keep_freed_memory
 from quantforge.executors.base import (
     RawResult,
     TaskResult,
@@ -35,6 +36,7 @@ __all__ = ["RayExecutor"]
 def _ray_chunk(
     fn: Callable[..., Any], shared: Any, has_shared: bool, chunk: list[tuple[int, Any]]
 ) -> list[RawResult]:
+    keep_freed_memory()  # once per worker process
     return run_chunk(fn, shared, has_shared, chunk, f"ray:{os.uname().nodename}:{os.getpid()}")
 
 
