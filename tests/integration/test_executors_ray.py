@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import os
+import platform
 import signal
 import sys
 import time
@@ -35,6 +36,12 @@ def fail_on_three(x: int) -> int:
 def row_sum(row: int, shared: dict[str, Any]) -> tuple[float, bool, int]:
     array = shared["bars"]
     return float(array[row].sum()), bool(array.flags.writeable), os.getpid()
+
+
+def allocator_tuned(_: int) -> bool:
+    from quantforge.executors import _allocator
+
+    return bool(_allocator._done and _allocator._done[0])
 
 
 def kill_on(task: tuple[int, bool]) -> int:
@@ -79,6 +86,15 @@ def test_shared_payload_from_the_object_store(executor: RayExecutor) -> None:
     for r in results:
         assert r.value[0] == pytest.approx(payload["bars"][r.task].sum(), rel=1e-12)
         assert r.value[1] is False  # zero-copy views of the object store are read-only
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+    reason="the allocator settings are glibc's (mallopt); elsewhere they are a no-op",
+)
+def test_workers_keep_freed_memory(executor: RayExecutor) -> None:
+    results = list(executor.map(allocator_tuned, range(8)))
+    assert [r.value for r in results] == [True] * 8
 
 
 def test_killed_worker_costs_only_its_chunk(executor: RayExecutor) -> None:

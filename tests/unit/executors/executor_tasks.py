@@ -51,3 +51,26 @@ def exit_on_two(x: int) -> int:
     if x == 2:
         raise SystemExit(3)
     return x
+
+
+def heap_keeps_freed(size: int) -> tuple[bool, int]:
+    """Free a ``size``-byte array and return (this worker was tuned, free bytes left in the heap).
+
+    Reads glibc's ``mallinfo2`` (glibc >= 2.33): with `keep_freed_memory` in effect the freed
+    array stays in the heap as free space; with glibc's defaults it is unmapped again.
+    """
+    import ctypes
+
+    from quantforge.executors import _allocator
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+            "fordblks", "keepcost",
+        )]  # fmt: skip
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = MallInfo2
+    array = np.ones(size // 8)
+    del array
+    return bool(_allocator._done and _allocator._done[0]), int(libc.mallinfo2().fordblks)
