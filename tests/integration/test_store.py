@@ -280,6 +280,33 @@ def test_artifacts_are_parquet_files_beside_the_store(store: ResultStore) -> Non
         store.get_run(10**8)
 
 
+def test_artifacts_attached_to_a_stored_run_keep_its_id(store: ResultStore) -> None:
+    experiment_id = experiment(store)
+    store.add_runs(experiment_id, [record(0), record(1)])
+    ids = store.runs(experiment_id, order_by="id", descending=False)["id"].to_list()
+    before = store.get_run(int(ids[0]))
+    assert before.artifacts == {}
+    trades = pl.DataFrame({"entry": [1.0], "exit": [1.5]})
+    paths = store.attach_artifacts(before.id, trades=trades)
+    assert set(paths) == {"trades"}
+    equity = pl.DataFrame({"t": [T0], "equity": [1e4]})
+    paths = store.attach_artifacts(before.id, equity=equity)
+    assert set(paths) == {"trades", "equity"}
+    newer = pl.DataFrame({"entry": [2.0, 3.0], "exit": [2.5, 3.5]})
+    store.attach_artifacts(before.id, trades=newer)  # same kind again: replaced
+    after = store.get_run(before.id)
+    assert after.id == before.id
+    assert after.metrics == before.metrics
+    assert after.params == before.params
+    assert store.runs(experiment_id, order_by="id", descending=False)["id"].to_list() == ids
+    assert store.load_artifact(before.id, "trades").equals(newer)
+    assert store.load_artifact(before.id, "equity").equals(equity)
+    folder = after.artifacts["trades"].parent
+    assert sorted(p.name for p in folder.iterdir()) == ["equity.parquet", "trades.parquet"]
+    with pytest.raises(NotFoundError, match="no run with id"):
+        store.attach_artifacts(10**8, trades=trades)
+
+
 def test_artifacts_need_a_folder(database: str) -> None:
     # a SQLite file always has a folder beside it; an in-memory SQLite database has none
     url = "sqlite://" if database.startswith("sqlite") else database

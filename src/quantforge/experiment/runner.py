@@ -709,23 +709,9 @@ def _store_best_artifacts(
                 "; ".join(problems[:3]),
             )
             continue
-        record = RunRecord(
-            run_key=run.run_key,
-            strategy=run.strategy,
-            params=run.params,
-            status="ok",
-            metrics=metrics,
-            symbol=run.symbol,
-            started_at=run.started_at,
-            finished_at=run.finished_at,
-            duration_s=run.duration_s,
-            trades=result.trades,
-            equity=result.equity,
-        )
-        store.add_runs(experiment_id, [record], replace=True)
-    # replace=True gives the rewritten rows new ids: read them back
-    best = store.runs(experiment_id, order_by=metric, descending=descending, limit=top)
-    return [int(i) for i in best["id"].to_list()]
+        store.attach_artifacts(run.id, trades=result.trades, equity=result.equity)
+        out.append(run.id)
+    return out
 
 
 def _write_plots(

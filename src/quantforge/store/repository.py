@@ -18,6 +18,8 @@ import datetime as dt
 import json
 import logging
 import math
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -452,9 +454,63 @@ class ResultStore:
         written = []
         for kind, frame in frames:
             name = f"{kind}.parquet"
-            frame.write_parquet(folder / name)
+            _write_parquet_atomic(frame, folder / name)
             written.append((kind, (relative / name).as_posix(), frame.height))
         return written
+
+    def attach_artifacts(
+        self,
+        run_id: int,
+        *,
+        trades: pl.DataFrame | None = None,
+        equity: pl.DataFrame | None = None,
+    ) -> dict[str, Path]:
+        """Store trades and/or an equity curve for a stored run; return every artifact's path.
+
+        The run keeps its id and row (unlike ``add_runs(..., replace=True)``). An artifact of a
+        kind the run already has is replaced. Files are written to a temporary name and renamed,
+        so a crash never leaves a half-written artifact.
+
+        Raises
+        ------
+        NotFoundError
+            For an unknown run.
+        StoreError
+            Without an artifacts folder, or on a database failure.
+        """
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(runs.c.experiment_id, runs.c.run_key, runs.c.strategy).where(
+                    runs.c.id == run_id
+                )
+            ).first()
+        if row is None:
+            raise NotFoundError(f"no run with id {run_id} in this store")
+        record = RunRecord(
+            run_key=str(row.run_key), strategy=str(row.strategy), params={},
+            trades=trades, equity=equity,
+        )  # fmt: skip
+        try:
+            written = self._write_artifacts(int(row.experiment_id), record)
+            if written:
+                with self.engine.begin() as connection:
+                    connection.execute(
+                        sa.delete(artifacts).where(
+                            artifacts.c.run_id == run_id,
+                            artifacts.c.kind.in_([kind for kind, _, _ in written]),
+                        )
+                    )
+                    connection.execute(
+                        sa.insert(artifacts),
+                        [
+                            {"run_id": run_id, "kind": kind, "path": path, "n_rows": n}
+                            for kind, path, n in written
+                        ],
+                    )
+            with self.engine.connect() as connection:
+                return self._artifact_paths(connection, [run_id]).get(run_id, {})
+        except sa.exc.SQLAlchemyError as e:
+            raise StoreError(f"storing the artifacts of run {run_id} failed: {e}") from e
 
     def add_runs(
         self,
@@ -777,6 +833,18 @@ _BASE_SCHEMA: Final[dict[str, Any]] = {
     },
     "params": pl.String,
 }
+
+
+def _write_parquet_atomic(frame: pl.DataFrame, path: Path) -> None:
+    # write beside the target, then rename: readers never see a half-written file
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        frame.write_parquet(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _param_series(name: str, values: list[Any]) -> pl.Series:
