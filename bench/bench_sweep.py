@@ -189,6 +189,8 @@ def case(strategy: str, n: int, kind: str, workers: int) -> dict[str, Any]:
         "cpu_parent_s": round(cpu_parent, 2),
         "cpu_workers_s": round(cpu_workers, 2),
         "load_1min": round(os.getloadavg()[0], 2),
+        # where the wall time went, phase by phase (ExperimentOutcome.timings)
+        **{f"{k}_s": round(v, 2) for k, v in outcome.timings.items()},
         "peak_rss_parent_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "peak_rss_child_mb": round(
             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
@@ -287,9 +289,9 @@ def main() -> None:
         f"{p['run_ms_indicators_cold']} ms cold; sweep route (metrics only, cached): "
         f"{p['run_ms_metrics_only']} ms"
     )
-    head = ("executor", "n", "wall_s", "runs_per_s", "mean_run_ms", "overhead_s", "cpu_parent_s",
-            "cpu_workers_s", "load_1min", "peak_rss_parent_mb", "peak_rss_child_mb", "init_s",
-            "ray_vs_local")  # fmt: skip
+    head = ("executor", "n", "wall_s", "sweep_s", "artifacts_s", "outputs_s", "runs_per_s",
+            "mean_run_ms", "cpu_parent_s", "cpu_workers_s", "load_1min", "peak_rss_parent_mb",
+            "peak_rss_child_mb", "init_s", "ray_vs_local")  # fmt: skip
     print(" | ".join(f"{h:>12}" for h in head))
     for c in results["cases"]:
         print(" | ".join(f"{c.get(h, '-')!s:>12}" for h in head))

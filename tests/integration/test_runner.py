@@ -23,6 +23,7 @@ from quantforge.data.catalog import Catalog
 from quantforge.executors import LocalExecutor, RayExecutor
 from quantforge.experiment.config import ExperimentConfig, parse_experiment
 from quantforge.experiment.keys import code_version, data_fingerprint
+from quantforge.experiment.outputs import RunFileWriter
 from quantforge.experiment.runner import (
     PROVENANCE,
     SweepProgress,
@@ -99,6 +100,21 @@ def _same(a: object, b: object) -> bool:
     return a == b
 
 
+def run_files_match_store(
+    store: ResultStore, experiment_id: int, out_dir: Path, scratch: Path
+) -> bool:
+    """Whether ``out_dir/runs`` holds one file per stored run, byte for byte what the store says.
+
+    The reference files are written from `ResultStore.iter_runs` into ``scratch``.
+    """
+    with RunFileWriter(store, experiment_id, scratch, "") as reference:
+        for run in store.iter_runs(experiment_id):
+            reference.write(run)
+    got = {p.name: p.read_bytes() for p in (out_dir / "runs").glob("run-*.json")}
+    want = {p.name: p.read_bytes() for p in scratch.glob("run-*.json")}
+    return got == want
+
+
 def test_sweep_stores_every_combination_ranks_them_and_keeps_provenance(
     catalog: str, tmp_path: Path, executor: LocalExecutor
 ) -> None:
@@ -145,6 +161,8 @@ def test_sweep_stores_every_combination_ranks_them_and_keeps_provenance(
         assert body["params"]
         assert body["metrics"]
         assert {"turnover", "turnover_annual"} <= set(body["metrics"])
+        # the files (written as runs were stored) say exactly what the store holds
+        assert run_files_match_store(store, outcome.experiment_id, outcome.output_dir, tmp_path)
 
         # the runner's metrics equal an independent run of the strategy on the catalog frame
         backtest = cfg.backtest("BTCUSDT")
@@ -216,11 +234,18 @@ def test_interrupted_sweep_keeps_finished_runs_and_resumes(
         (experiment_id,) = store.experiments()["id"].to_list()
         kept = store.runs(experiment_id, status="all").height
         assert kept >= 3  # everything that had arrived before Ctrl-C was stored
+        # and each stored run already has its file, finished (valid JSON)
+        out_dir = tmp_path / "results" / cfg.name
+        assert len(list((out_dir / "runs").glob("run-*.json"))) == kept
+        assert run_files_match_store(store, experiment_id, out_dir, tmp_path / "before")
         with LocalExecutor(workers=2) as fresh:
             outcome = run_experiment(cfg, store=store, executor=fresh)
         assert outcome.skipped == kept
         assert outcome.ran == 14 - kept
+        assert outcome.run_files == 14  # this call's runs, and the earlier call's again
         assert store.runs(experiment_id, status="all").height == 14
+        assert outcome.output_dir == out_dir
+        assert run_files_match_store(store, experiment_id, out_dir, tmp_path / "after")
 
 
 def test_failing_combinations_are_recorded_and_the_sweep_goes_on(

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from quantforge.errors import ConfigError, NotFoundError, StoreError
 from quantforge.experiment.config import load_experiment
-from quantforge.store.repository import ResultStore, RunRecord
+from quantforge.store.repository import ResultStore, RunRecord, StoredRun
 from quantforge.store.tables import HEADLINE_METRIC_TYPES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -260,6 +260,37 @@ def test_non_finite_metrics(store: ResultStore) -> None:
     assert run.started_at == T0
     assert run.duration_s == 1.5
     assert isinstance(run.duration_s, float)
+
+
+def _same_run(a: StoredRun, b: StoredRun) -> bool:
+    # field by field; NaN metrics compare equal to NaN (dataclass equality would say no)
+    def key(run: StoredRun) -> str:
+        fields = {f: getattr(run, f) for f in StoredRun.__slots__ if f != "metrics"}
+        metrics = {k: repr(v) for k, v in run.metrics.items()}
+        return repr((sorted(fields.items()), sorted(metrics.items())))
+
+    return key(a) == key(b)
+
+
+def test_stored_ids_are_reported_and_from_record_matches_get_run(store: ResultStore) -> None:
+    experiment_id = experiment(store)
+    odd = record(
+        2,
+        metrics={"profit_factor": math.inf, "calmar": -math.inf, "sharpe": math.nan, "n": 3},
+        params={"fast": 5, "ratio": 0.1 + 0.2, "mode": "ema", "flag": True, "when": T0},
+        started_at=T0.astimezone(dt.timezone(dt.timedelta(hours=2))),
+    )
+    failed = record(3, status="error", error="ValueError: bad\nline two", metrics={})
+    store.add_runs(experiment_id, [record(0)])
+    seen: list[tuple[int, RunRecord]] = []
+    records = [record(0), record(1), odd, failed]  # record(0) is already stored: skipped
+    assert store.add_runs(experiment_id, records, batch_size=2, on_stored=seen.extend) == 3
+    assert [r.run_key for _, r in seen] == ["key-00001", "key-00002", "key-00003"]
+    assert len({i for i, _ in seen}) == 3
+    for run_id, rec in seen:
+        stored = store.get_run(run_id)
+        assert stored.run_key == rec.run_key
+        assert _same_run(StoredRun.from_record(run_id, experiment_id, rec), stored)
 
 
 def test_artifacts_are_parquet_files_beside_the_store(store: ResultStore) -> None:

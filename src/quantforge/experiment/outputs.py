@@ -21,7 +21,7 @@ from quantforge.experiment.config import HEADLINE_METRICS, ExperimentConfig
 from quantforge.store import ResultStore, StoredRun
 from quantforge.strategies.registry import get as get_strategy
 
-__all__ = ["PROVENANCE", "RunFileWriter", "json_value", "metric_value", "write_summary"]
+__all__ = ["PROVENANCE", "IdSet", "RunFileWriter", "json_value", "metric_value", "write_summary"]
 
 #: key of the provenance block added to the config stored with an experiment
 PROVENANCE: Final = "provenance"
@@ -111,8 +111,48 @@ def json_value(value: Any) -> Any:
     return value
 
 
+class IdSet:
+    """A set of non-negative-ish integer ids stored as a bitmap: one bit per id in the range seen.
+
+    Run ids are database autoincrement keys, dense within an experiment, so this stays ~8,000
+    times smaller than a Python ``set`` of the same ids (1.25 kB per 10,000 runs).
+    """
+
+    __slots__ = ("_base", "_bits")
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+        self._base: int | None = None  # the id of bit 0
+
+    def __contains__(self, value: object) -> bool:
+        if self._base is None or not isinstance(value, int):
+            return False
+        offset = value - self._base
+        if offset < 0 or offset >> 3 >= len(self._bits):
+            return False
+        return bool(self._bits[offset >> 3] & (1 << (offset & 7)))
+
+    def add(self, value: int) -> None:
+        """Add ``value``; the bitmap grows (at either end) to cover it."""
+        if self._base is None:
+            self._base = value
+        if value < self._base:  # below the first id seen: prepend whole bytes
+            shift = (self._base - value + 7) >> 3
+            self._bits[:0] = bytes(shift)
+            self._base -= shift << 3
+        offset = value - self._base
+        if offset >> 3 >= len(self._bits):
+            self._bits.extend(bytes((offset >> 3) - len(self._bits) + 1))
+        self._bits[offset >> 3] |= 1 << (offset & 7)
+
+
 class RunFileWriter:
-    """Write one JSON file per run (``write(run)``), as runs stream out of the store.
+    """Write one JSON file per run (``write(run)``).
+
+    The runner writes each run's file as soon as the run is stored (`StoredRun.from_record`
+    gives the run exactly as the store returns it), then `write_missing` in the summary pass
+    covers the runs stored by an earlier, interrupted call. Which ids were written is kept in
+    an `IdSet` (a bitmap: one bit per run id).
 
     The provenance block (the whole config) is the same in every file: it is encoded once, and
     each file is the run's own fields (C JSON encoder, one top-level key a line) plus that text.
@@ -137,6 +177,7 @@ class RunFileWriter:
         self._prefix = prefix
         self._pending: deque[Future[None]] = deque()
         self._pool = ThreadPoolExecutor(max_workers=_WRITER_THREADS)
+        self._written = IdSet()  # the runs whose files are queued
         self.count = 0
         folder.mkdir(parents=True, exist_ok=True)
 
@@ -150,8 +191,18 @@ class RunFileWriter:
         finally:
             self._pool.shutdown(wait=True)
 
+    def written(self, run_id: int) -> bool:
+        """Return whether this writer has written (or queued) the file of run ``run_id``."""
+        return run_id in self._written
+
+    def write_missing(self, run: StoredRun) -> None:
+        """Queue the file of ``run`` unless this writer already wrote it."""
+        if run.id not in self._written:
+            self.write(run)
+
     def write(self, run: StoredRun) -> None:
         """Queue the file of ``run`` (``<prefix>run-<id>.json``)."""
+        self._written.add(run.id)
         path = self._folder / f"{self._prefix}run-{run.id}.json"
         self._pending.append(
             self._pool.submit(_write_text, path, _run_file_text(run, self._provenance))

@@ -31,7 +31,7 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -67,7 +67,7 @@ from quantforge.experiment.tasks import (
     run_task,
     simulate,
 )
-from quantforge.store import ResultStore, RunRecord
+from quantforge.store import ResultStore, RunRecord, StoredRun
 from quantforge.strategies.registry import get as get_strategy
 
 if TYPE_CHECKING:
@@ -134,6 +134,10 @@ class ExperimentOutcome:
     metric: str
     descending: bool
     notes: tuple[str, ...] = ()
+    #: wall seconds per phase: ``prepare`` (bars, fingerprints, experiment row), ``sweep`` (the
+    #: executor, results stored as they arrive), ``artifacts`` (best runs re-simulated),
+    #: ``outputs`` (summary.csv and the run files), ``plots``
+    timings: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -507,11 +511,24 @@ def run_experiment(
     skipped = [0]
     buffer: list[RunRecord] = []
     last_flush = time.monotonic()
+    out_dir = experiment_dir(config, results_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prefix = f"{tag}-" if tag else ""
+    # run files are written as runs are stored (spread over the sweep, while the workers
+    # compute); the summary pass then writes those of runs stored by an earlier call
+    files = (
+        RunFileWriter(store, experiment_id, out_dir / "runs", prefix) if write_run_files else None
+    )
+
+    def write_files(runs: Sequence[tuple[int, RunRecord]]) -> None:
+        assert files is not None
+        for run_id, record in runs:
+            files.write(StoredRun.from_record(run_id, experiment_id, record))
 
     def flush() -> None:
         nonlocal buffer, last_flush
         if buffer:
-            store.add_runs(experiment_id, buffer)
+            store.add_runs(experiment_id, buffer, on_stored=write_files if files else None)
             buffer = []
         last_flush = time.monotonic()
 
@@ -549,11 +566,14 @@ def run_experiment(
                 )
             )
 
+    timings = {"prepare": time.perf_counter() - started}
+    phase = time.perf_counter()
     tasks = _TaskStream(
         _tasks(config, fingerprints, set(done), code, rejected, skipped),
         max(0, total - len(done)),
     )
     results = executor.map(run_task, tasks, shared=payload)
+    swept = False
     try:
         for result in results:
             for record in rejected:
@@ -573,33 +593,47 @@ def run_experiment(
             buffer.append(record)
             note(record, None)
         rejected.clear()
+        swept = True
     finally:
         close = getattr(results, "close", None)
         if close is not None:
             close()  # stop the workers now (Ctrl-C), not when the generator is collected
-        flush()  # on Ctrl-C too: whatever arrived is kept, so a re-run resumes
+        try:
+            flush()  # on Ctrl-C too: whatever arrived is kept, so a re-run resumes
+        finally:
+            if not swept and files is not None:
+                with files:  # interrupted: finish the files of the runs stored so far
+                    pass
     report(final=True)
     ran = counters.done + counters.lost
+    timings["sweep"] = time.perf_counter() - phase
+    phase = time.perf_counter()
 
-    out_dir = experiment_dir(config, results_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    prefix = f"{tag}-" if tag else ""
     notes: list[str] = []
     top = config.ranking.top_n
-    artifact_runs = _store_best_artifacts(
-        store, experiment_id, config, frames, columns, metric, descending, top
-    )
-    summary_path = out_dir / f"{prefix}summary.csv"
-    if write_run_files:
-        # one pass over the stored runs writes both the summary and the run files
-        with RunFileWriter(store, experiment_id, out_dir / "runs", prefix) as files:
-            summary_csv = write_summary(
-                store, experiment_id, config, summary_path, metric, descending, files.write
-            )
-        run_files = files.count
-    else:
-        summary_csv = write_summary(store, experiment_id, config, summary_path, metric, descending)
-        run_files = 0
+    try:
+        artifact_runs = _store_best_artifacts(
+            store, experiment_id, config, frames, columns, metric, descending, top
+        )
+        timings["artifacts"] = time.perf_counter() - phase
+        phase = time.perf_counter()
+        summary_path = out_dir / f"{prefix}summary.csv"
+        summary_csv = write_summary(
+            store,
+            experiment_id,
+            config,
+            summary_path,
+            metric,
+            descending,
+            files.write_missing if files is not None else None,
+        )
+    finally:
+        if files is not None:
+            with files:  # wait for every queued file
+                pass
+    run_files = files.count if files is not None else 0
+    timings["outputs"] = time.perf_counter() - phase
+    phase = time.perf_counter()
     plots: list[Path] = []
     report_html: Path | None = None
     if make_plots:
@@ -607,6 +641,7 @@ def run_experiment(
             store, experiment_id, config, frames, metric, descending, out_dir, prefix
         )
         notes.extend(plot_notes)
+    timings["plots"] = time.perf_counter() - phase
     elapsed = time.perf_counter() - started
     log.info(
         "experiment %d: ran %d (%d ok, %d errors, %d lost), skipped %d in %.1f s",
@@ -638,6 +673,7 @@ def run_experiment(
         metric=metric,
         descending=descending,
         notes=tuple(notes),
+        timings=timings,
     )
 
 

@@ -22,7 +22,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -122,6 +122,42 @@ class StoredRun:
     duration_s: float | None
     metrics: dict[str, float | int | None]
     artifacts: dict[str, Path]
+
+    @classmethod
+    def from_record(cls, run_id: int, experiment_id: int, record: RunRecord) -> StoredRun:
+        """Return the run as the store gives it back once ``record`` is stored as ``run_id``.
+
+        No database round trip: the same normalisation the store applies on the way in and out
+        (parameters through JSON, non-finite metrics as in `get_run`, times as aware UTC).
+        Artifacts are not resolved. tests/integration/test_store.py holds it equal to `get_run`
+        on every supported database.
+        """
+        return cls(
+            id=run_id,
+            experiment_id=experiment_id,
+            run_key=record.run_key,
+            strategy=record.strategy,
+            symbol=record.symbol,
+            params=_json_params(record.params),
+            status=record.status,
+            error=record.error,
+            started_at=_as_utc(record.started_at),
+            finished_at=_as_utc(record.finished_at),
+            duration_s=None if record.duration_s is None else float(record.duration_s),
+            metrics=_read_metrics({k: _json_metric(v) for k, v in record.metrics.items()}),
+            artifacts={},
+        )
+
+
+def _json_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    # what a JSON column gives back (values JSON cannot hold become their text)
+    out: dict[str, Any] = json.loads(json.dumps(dict(params), default=str))
+    return out
+
+
+def _as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    # what a UTCDateTime column gives back (naive datetimes are refused when stored)
+    return None if value is None or value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def _json_metric(value: object) -> object:
@@ -423,7 +459,7 @@ class ResultStore:
             "run_key": record.run_key,
             "strategy": record.strategy,
             "symbol": record.symbol,
-            "params": json.loads(json.dumps(dict(record.params), default=str)),
+            "params": _json_params(record.params),
             "status": record.status,
             "error": record.error,
             "started_at": record.started_at,
@@ -519,11 +555,14 @@ class ResultStore:
         *,
         batch_size: int = 500,
         replace: bool = False,
+        on_stored: Callable[[Sequence[tuple[int, RunRecord]]], None] | None = None,
     ) -> int:
         """Store runs in batches (memory stays flat); return how many were written.
 
         A run whose key is already stored for this experiment is skipped, or replaced (with
-        its artifacts) when ``replace=True`` — e.g. to store a retried failure.
+        its artifacts) when ``replace=True`` — e.g. to store a retried failure. ``on_stored``
+        is called after each committed batch with the ``(run id, record)`` of every run that
+        batch wrote (not the skipped ones).
 
         Raises
         ------
@@ -541,24 +580,30 @@ class ResultStore:
         for record in records:
             batch.append(record)
             if len(batch) >= batch_size:
-                written += self._insert_batch(experiment_id, batch, replace=replace)
+                written += self._insert_batch(experiment_id, batch, replace, on_stored)
                 batch = []
         if batch:
-            written += self._insert_batch(experiment_id, batch, replace=replace)
+            written += self._insert_batch(experiment_id, batch, replace, on_stored)
         return written
 
-    def _insert_batch(self, experiment_id: int, batch: list[RunRecord], *, replace: bool) -> int:
+    def _insert_batch(
+        self,
+        experiment_id: int,
+        batch: list[RunRecord],
+        replace: bool,
+        on_stored: Callable[[Sequence[tuple[int, RunRecord]]], None] | None,
+    ) -> int:
         unique: dict[str, RunRecord] = {}
         for record in batch:
             unique[record.run_key] = record  # the last record of a key within a batch wins
         try:
-            return self._insert_unique(experiment_id, unique, replace=replace)
+            return self._insert_unique(experiment_id, unique, replace, on_stored)
         except sa.exc.IntegrityError:
             # Another writer stored some of these keys between our check and our insert; the
             # check sees them now, so one retry settles it.
             log.info("concurrent insert into experiment %d; retrying the batch", experiment_id)
         try:
-            return self._insert_unique(experiment_id, unique, replace=replace)
+            return self._insert_unique(experiment_id, unique, replace, on_stored)
         except sa.exc.IntegrityError as e:
             raise StoreError(
                 f"storing {len(unique)} runs of experiment {experiment_id} failed twice on a "
@@ -566,7 +611,11 @@ class ResultStore:
             ) from e
 
     def _insert_unique(
-        self, experiment_id: int, unique: dict[str, RunRecord], *, replace: bool
+        self,
+        experiment_id: int,
+        unique: dict[str, RunRecord],
+        replace: bool,
+        on_stored: Callable[[Sequence[tuple[int, RunRecord]]], None] | None,
     ) -> int:
         keys = list(unique)
         try:
@@ -591,16 +640,19 @@ class ResultStore:
                     return 0
                 connection.execute(sa.insert(runs), [self._row(experiment_id, r) for r in fresh])
                 with_artifacts = [r for r in fresh if r.trades is not None or r.equity is not None]
-                if with_artifacts:
+                wanted = fresh if on_stored is not None else with_artifacts
+                ids: dict[str, int] = {}
+                if wanted:
                     ids = {
                         str(key): int(run_id)
                         for key, run_id in connection.execute(
                             sa.select(runs.c.run_key, runs.c.id).where(
                                 runs.c.experiment_id == experiment_id,
-                                runs.c.run_key.in_([r.run_key for r in with_artifacts]),
+                                runs.c.run_key.in_([r.run_key for r in wanted]),
                             )
                         )
                     }
+                if with_artifacts:
                     rows = [
                         {"run_id": ids[r.run_key], "kind": kind, "path": path, "n_rows": n}
                         for r in with_artifacts
@@ -613,6 +665,8 @@ class ResultStore:
             raise StoreError(
                 f"storing {len(keys)} runs of experiment {experiment_id} failed: {e}"
             ) from e
+        if on_stored is not None:  # committed: tell the caller which ids its runs got
+            on_stored([(ids[r.run_key], r) for r in fresh])
         return len(fresh)
 
     def _artifact_paths(
