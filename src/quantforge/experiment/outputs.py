@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
+from quantforge import _json
 from quantforge.experiment.config import HEADLINE_METRICS, ExperimentConfig
 from quantforge.store import ResultStore, StoredRun
 from quantforge.strategies.registry import get as get_strategy
@@ -154,8 +155,8 @@ class RunFileWriter:
     covers the runs stored by an earlier, interrupted call. Which ids were written is kept in
     an `IdSet` (a bitmap: one bit per run id).
 
-    The provenance block (the whole config) is the same in every file: it is encoded once, and
-    each file is the run's own fields (C JSON encoder, one top-level key a line) plus that text.
+    Each file is the run's fields and the provenance block (the whole config), encoded by
+    orjson (`quantforge._json`) and indented.
     Files are written by a few threads (creating 10,000 files is system-call bound), with at most
     _WRITE_AHEAD encoded but unwritten; leaving the ``with`` block waits for all of them.
     """
@@ -172,7 +173,7 @@ class RunFileWriter:
             "data_fingerprints": document.get(PROVENANCE, {}).get("data_fingerprints", {}),
             "config": {k: v for k, v in document.items() if k != PROVENANCE},
         }
-        self._provenance = json.dumps(json_value(provenance), indent=1).replace("\n", "\n ")
+        self._provenance = json_value(provenance)
         self._folder = folder
         self._prefix = prefix
         self._pending: deque[Future[None]] = deque()
@@ -205,17 +206,16 @@ class RunFileWriter:
         self._written.add(run.id)
         path = self._folder / f"{self._prefix}run-{run.id}.json"
         self._pending.append(
-            self._pool.submit(_write_text, path, _run_file_text(run, self._provenance))
+            self._pool.submit(_write_bytes, path, _run_file_bytes(run, self._provenance))
         )
         self.count += 1
         while len(self._pending) > _WRITE_AHEAD:
             self._pending.popleft().result()
 
 
-def _write_text(path: Path, text: str) -> None:
+def _write_bytes(path: Path, data: bytes) -> None:
     # os.open/os.write: three system calls a file; open() adds fstat, ioctl and lseek, and file
     # creation is kernel time that dominates writing 10,000 small files
-    data = text.encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         view = memoryview(data)
@@ -225,8 +225,8 @@ def _write_text(path: Path, text: str) -> None:
         os.close(fd)
 
 
-def _run_file_text(run: StoredRun, provenance_text: str) -> str:
-    fields: dict[str, Any] = {
+def _run_file_bytes(run: StoredRun, provenance: Mapping[str, Any]) -> bytes:
+    document: dict[str, Any] = {
         "run_id": run.id,
         "run_key": run.run_key,
         "strategy": run.strategy,
@@ -238,11 +238,10 @@ def _run_file_text(run: StoredRun, provenance_text: str) -> str:
         "started_at": run.started_at.isoformat() if run.started_at is not None else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at is not None else None,
         "duration_s": _jsonmetric_value(run.duration_s),
+        "provenance": provenance,
+        "rerun": f"quantforge rerun {run.id}",
     }
-    lines = [f" {json.dumps(k)}: {json.dumps(v)}" for k, v in fields.items()]
-    lines.append(f' "provenance": {provenance_text}')
-    lines.append(f' "rerun": {json.dumps(f"quantforge rerun {run.id}")}')
-    return "{\n" + ",\n".join(lines) + "\n}\n"
+    return _json.dumps_bytes(document, indent=True) + b"\n"
 
 
 def _jsonmetric_value(value: object) -> object:

@@ -35,6 +35,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from pydantic import BaseModel
 
+from quantforge import _json
 from quantforge.errors import ConfigError, NotFoundError, StoreError
 from quantforge.store.tables import (
     HEADLINE_METRIC_TYPES,
@@ -151,7 +152,7 @@ class StoredRun:
 
 def _json_params(params: Mapping[str, Any]) -> dict[str, Any]:
     # what a JSON column gives back (values JSON cannot hold become their text)
-    out: dict[str, Any] = json.loads(json.dumps(dict(params), default=str))
+    out: dict[str, Any] = _json.loads(_json.dumps_bytes(dict(params)))
     return out
 
 
@@ -269,7 +270,12 @@ class ResultStore:
                 if directory is None:
                     directory = path.parent / "artifacts"
         try:
-            engine = sa.create_engine(parsed, pool_pre_ping=True)
+            engine = sa.create_engine(
+                parsed,
+                pool_pre_ping=True,
+                json_serializer=_json.dumps,
+                json_deserializer=_json.loads,
+            )
         except (ImportError, sa.exc.ArgumentError) as e:
             raise StoreError(
                 f"cannot create a database engine for {parsed.render_as_string()}: {e}; "
