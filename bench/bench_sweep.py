@@ -9,6 +9,7 @@ profile of where the time goes inside one combination.
 Run:
     .venv/bin/python bench/bench_sweep.py                     # default cases (100, 1000; ray 100)
     .venv/bin/python bench/bench_sweep.py --n 100 1000 10000 --ray 1000 --strategy regime_ma_cross
+    .venv/bin/python bench/bench_sweep.py --n --ray --parent-only 10000   # the runner alone
 Prints one JSON document, then a table. Real data: /work/shared/data/BTCUSDT-15m.parquet
 (or $QUANTFORGE_SHARED_DATA), the last 35,040 bars (one year).
 """
@@ -132,7 +133,7 @@ def case(strategy: str, n: int, kind: str, workers: int) -> dict[str, Any]:
     from quantforge.experiment.runner import build_executor, run_experiment
     from quantforge.store import ResultStore
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=os.environ.get("QF_BENCH_RESULTS")) as tmp:
         folder = Path(tmp)
         cfg, frame = config(strategy, n, folder, kind)
         frame = frame.filter(pl.col("open_time") < cfg.data.end)
@@ -190,11 +191,71 @@ def case(strategy: str, n: int, kind: str, workers: int) -> dict[str, Any]:
         "cpu_workers_s": round(cpu_workers, 2),
         "load_1min": round(os.getloadavg()[0], 2),
         # where the wall time went, phase by phase (ExperimentOutcome.timings)
-        **{f"{k}_s": round(v, 2) for k, v in outcome.timings.items()},
+        **{f"{k}_s": round(v, 2) for k, v in getattr(outcome, "timings", {}).items()},
         "peak_rss_parent_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "peak_rss_child_mb": round(
             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
         ),
+    }
+
+
+class ReplayExecutor:
+    """An executor that runs nothing: every task gets one precomputed `RunOutput` at once.
+
+    With it, `run_experiment` costs only what the parent does per combination (task and key
+    generation, storing, run files, summary) — the figure to watch when changing the runner.
+    The best runs' artifacts fail to reproduce (every run claims the same metrics) and are
+    skipped with a log line; that phase is timed in the real cases.
+    """
+
+    def __init__(self, output: Any) -> None:
+        self.output = output
+
+    def map(self, fn: Any, tasks: Any, *, shared: Any = None) -> Any:
+        from quantforge.executors.base import TaskResult, TaskStatus
+
+        for index, task in enumerate(tasks):
+            yield TaskResult(index, task, TaskStatus.OK, self.output, duration_s=0.002)
+
+    def close(self) -> None:
+        return None
+
+
+def parent_only(strategy: str, n: int) -> dict[str, Any]:
+    """Time the runner's own work for N combinations (no simulation: `ReplayExecutor`)."""
+    import logging
+    import uuid
+
+    from quantforge.experiment.runner import run_experiment
+    from quantforge.experiment.tasks import RunTask, SweepPayload, bar_columns, run_task
+    from quantforge.store import ResultStore
+
+    logging.getLogger("quantforge").setLevel(logging.CRITICAL)
+    with tempfile.TemporaryDirectory(dir=os.environ.get("QF_BENCH_RESULTS")) as tmp:
+        folder = Path(tmp)
+        cfg, frame = config(strategy, n, folder, "local")
+        frame = frame.filter(pl.col("open_time") < cfg.data.end)
+        payload = SweepPayload(
+            uuid.uuid4().hex, {"BTCUSDT": bar_columns(frame)}, {"BTCUSDT": cfg.backtest("BTCUSDT")}
+        )
+        output = run_task(RunTask("k", strategy, "BTCUSDT", {}), payload)
+        with ResultStore.open(cfg.store_url()) as store:
+            cpu0 = time.process_time()
+            t0 = time.perf_counter()
+            outcome = run_experiment(
+                cfg, store=store, executor=ReplayExecutor(output), bars={"BTCUSDT": frame}
+            )
+            wall = time.perf_counter() - t0
+            cpu = time.process_time() - cpu0
+    return {
+        "strategy": strategy,
+        "n": n,
+        "executor": "replay",
+        "wall_s": round(wall, 2),
+        "cpu_parent_s": round(cpu, 2),
+        "parent_us_per_run": round(1e6 * cpu / n, 1),
+        "load_1min": round(os.getloadavg()[0], 2),
+        **{f"{k}_s": round(v, 2) for k, v in getattr(outcome, "timings", {}).items()},
     }
 
 
@@ -255,10 +316,30 @@ def main() -> None:
     parser.add_argument("--strategy", default="regime_ma_cross", choices=sorted(GRIDS))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--case", nargs=3, metavar=("STRATEGY", "N", "EXECUTOR"))
+    parser.add_argument(
+        "--parent-only",
+        type=int,
+        nargs="*",
+        default=[],
+        metavar="N",
+        help="also time the runner's own work for N combinations, nothing simulated",
+    )
+    parser.add_argument(
+        "--results-dir",
+        help="where the cases' stores and run files go (default: the system temp folder). "
+        "On ext4 without a journal, creating files within a minute or so of deleting many "
+        "scans the deleted inodes (seconds per 10,000 files): compare code changes on tmpfs "
+        "(/dev/shm), quote figures on disk after a quiet spell",
+    )
     args = parser.parse_args()
+    if args.results_dir:
+        os.environ["QF_BENCH_RESULTS"] = args.results_dir  # the case subprocesses inherit it
     if args.case:
         strategy, n, kind = args.case
-        print(json.dumps(case(strategy, int(n), kind, args.workers)))
+        if kind == "replay":
+            print(json.dumps(parent_only(strategy, int(n))))
+        else:
+            print(json.dumps(case(strategy, int(n), kind, args.workers)))
         return
 
     def sub(strategy: str, n: int, kind: str) -> dict[str, Any]:
@@ -272,6 +353,8 @@ def main() -> None:
     results: dict[str, Any] = {"profile": profile(args.strategy), "cases": []}
     for n in args.n:
         results["cases"].append(sub(args.strategy, n, "local"))
+    for n in args.parent_only:
+        results["cases"].append(sub(args.strategy, n, "replay"))
     for n in args.ray:
         local = next((c for c in results["cases"] if c["n"] == n), None)
         if local is None:
@@ -290,7 +373,8 @@ def main() -> None:
         f"{p['run_ms_metrics_only']} ms"
     )
     head = ("executor", "n", "wall_s", "sweep_s", "artifacts_s", "outputs_s", "runs_per_s",
-            "mean_run_ms", "cpu_parent_s", "cpu_workers_s", "load_1min", "peak_rss_parent_mb",
+            "mean_run_ms", "cpu_parent_s", "parent_us_per_run", "cpu_workers_s", "load_1min",
+            "peak_rss_parent_mb",
             "peak_rss_child_mb", "init_s", "ray_vs_local")  # fmt: skip
     print(" | ".join(f"{h:>12}" for h in head))
     for c in results["cases"]:
