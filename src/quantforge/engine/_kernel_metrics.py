@@ -40,24 +40,29 @@ N_STATS = 19
 
 
 @njit(cache=True)
-def pairwise_sum_nb(a, lo, n):
-    """Return the sum of ``a[lo:lo + n]`` exactly as NumPy's pairwise summation computes it.
+def pairwise_plan_nb(n):
+    """Return the leaf blocks and the combine program of NumPy's pairwise summation of n values.
 
-    Reference: ``np.sum(a[lo:lo + n])`` for a contiguous float64 array (bit for bit). NumPy
-    starts the reduction from the identity 0.0, so a sum of negative zeros is +0.0. NumPy's
-    recursion (halves split on a multiple of 8 down to blocks of <= 128) runs here on an
-    explicit stack: Numba's on-disk cache cannot hold a self-recursive function.
+    NumPy sums blocks of at most 128 values (`_block_sum_nb`) and adds the halves' sums up a
+    binary tree whose halves split on a multiple of 8. Returns ``(starts, ops)``: leaf block j
+    covers ``[starts[j], starts[j + 1])`` (blocks in index order, ``starts[-1] == n``), and
+    ``ops`` is the post-order program `pairwise_combine_nb` replays: 1 pushes the next block's
+    sum, 0 replaces the top two sums with left + right. Every series of n values has the same
+    tree, so one walk over the blocks can sum several series derived from the same bars. The
+    recursion runs on an explicit stack: Numba's on-disk cache cannot hold a self-recursive
+    function.
     """
-    if n <= 128:
-        return 0.0 + _block_sum_nb(a, lo, n)
+    # blocks above 128 values split into halves of at least 57: n // 32 + 2 bounds the leaves
+    cap = n // 32 + 2
+    starts = np.empty(cap + 1, dtype=np.int64)
+    ops = np.empty(2 * cap, dtype=np.int8)
+    n_leaves = 0
+    n_ops = 0
     # post-order walk of the split tree; stage 0: visit left, 1: visit right, 2: combine
     s_lo = np.empty(64, dtype=np.int64)
     s_n = np.empty(64, dtype=np.int64)
     s_stage = np.empty(64, dtype=np.int64)
-    values = np.empty(64)
-    sp = 0
-    vp = 0
-    s_lo[0] = lo
+    s_lo[0] = 0
     s_n[0] = n
     s_stage[0] = 0
     sp = 1
@@ -65,8 +70,10 @@ def pairwise_sum_nb(a, lo, n):
         top = sp - 1
         m = s_n[top]
         if m <= 128:
-            values[vp] = _block_sum_nb(a, s_lo[top], m)
-            vp += 1
+            starts[n_leaves] = s_lo[top]
+            n_leaves += 1
+            ops[n_ops] = 1
+            n_ops += 1
             sp -= 1
             continue
         half = m // 2
@@ -85,11 +92,47 @@ def pairwise_sum_nb(a, lo, n):
             s_stage[sp] = 0
             sp += 1
         else:
-            vp -= 1
-            right = values[vp]
-            values[vp - 1] = values[vp - 1] + right
+            ops[n_ops] = 0
+            n_ops += 1
             sp -= 1
-    return 0.0 + values[0]
+    starts[n_leaves] = n
+    return starts[: n_leaves + 1], ops[:n_ops]
+
+
+@njit(cache=True)
+def pairwise_combine_nb(block_sums, ops):
+    """Return NumPy's pairwise sum from its leaf blocks' sums (see `pairwise_plan_nb`).
+
+    NumPy starts the reduction from the identity 0.0, so a sum of negative zeros is +0.0.
+    """
+    stack = np.empty(64)
+    sp = 0
+    j = 0
+    for op in ops:
+        if op == 1:
+            stack[sp] = block_sums[j]
+            sp += 1
+            j += 1
+        else:
+            sp -= 1
+            stack[sp - 1] = stack[sp - 1] + stack[sp]
+    return 0.0 + stack[0]
+
+
+@njit(cache=True)
+def pairwise_sum_nb(a, lo, n):
+    """Return the sum of ``a[lo:lo + n]`` exactly as NumPy's pairwise summation computes it.
+
+    Reference: ``np.sum(a[lo:lo + n])`` for a contiguous float64 array (bit for bit).
+    """
+    if n <= 128:
+        return 0.0 + _block_sum_nb(a, lo, n)
+    starts, ops = pairwise_plan_nb(n)
+    n_blocks = starts.shape[0] - 1
+    sums = np.empty(n_blocks)
+    for j in range(n_blocks):
+        sums[j] = _block_sum_nb(a, lo + starts[j], starts[j + 1] - starts[j])
+    return pairwise_combine_nb(sums, ops)
 
 
 @njit(cache=True)
@@ -215,10 +258,15 @@ def _order_stats_nb(r, k1, k2, k3, k4, scratch, scratch2):
     # values strictly inside; ties at the ends (a curve flat for most bars has thousands of zero
     # returns) are counted, never gathered or selected
     counts = np.zeros(8, dtype=np.int64)  # below, at lo, inside, at hi; bracket 1 then 2
+    between = 0
     for j in range(n):
         v = r[j]
+        if hi1 < v < lo2:  # above bracket 1 and below bracket 2: most values, one test
+            between += 1
+            continue
         _bucket_nb(v, lo1, hi1, scratch, counts, 0)
         _bucket_nb(v, lo2, hi2, scratch2, counts, 4)
+    counts[4] += between  # below bracket 2
     a, ok_a = _rank_value_nb(k1, lo1, hi1, scratch, counts, 0)
     b, ok_b = _rank_value_nb(k2, lo1, hi1, scratch, counts, 0)
     c, ok_c = _rank_value_nb(k3, lo2, hi2, scratch2, counts, 4)
@@ -272,7 +320,9 @@ def _lerp_nb(a, b, t):
     return a + diff * t
 
 
-@njit(cache=True)
+# error_model='numpy': no zero-division checks (no divisor here can be zero), so the
+# element-wise divisions vectorise
+@njit(cache=True, error_model="numpy")
 def curve_stats_nb(equity, gross_value, fill_qty, fill_price, rf_bar, quantile_index, out):
     """Fill ``out`` (N_STATS values) with the reductions `compute_metrics` takes of a curve.
 
@@ -281,82 +331,110 @@ def curve_stats_nb(equity, gross_value, fill_qty, fill_price, rf_bar, quantile_i
     ``out[S_OK] = 0`` and stops when equity or exposure is not finite, equity is not positive
     everywhere (ruin) or there are fewer than two equity values: the caller then takes the NumPy
     route, which handles (or reports) those cases. Reference: `engine.metrics.compute_metrics`.
+
+    The series NumPy would materialise and sum (exposure, squared drawdowns, excess returns, ...)
+    are computed one leaf block of the pairwise tree at a time (`pairwise_plan_nb`) and summed
+    there: the same values, added in the same order, without a pass per series.
     """
     out[:] = 0.0
     big_n = equity.shape[0]
     if big_n < 2:
         return
-    buf = np.empty(big_n)
-    # equity: finite and > 0 everywhere (else ruin or an error: NumPy route)
-    for i in range(big_n):
-        e = equity[i]
-        if not (np.isfinite(e) and e > 0.0):
-            return
-    out[S_SUM_E] = pairwise_sum_nb(equity, 0, big_n)
-    # exposure: np.where(equity > 0, |gross| / equity, 0) with equity > 0, then np.abs again
-    for i in range(big_n):
-        x = np.abs(gross_value[i]) / equity[i]
-        if not np.isfinite(x):
-            return
-        buf[i] = x
-    out[S_SUM_X] = pairwise_sum_nb(buf, 0, big_n)
-    # drawdowns: running peak, e / peak - 1, peak - e, bars since the last bar at the peak
+    x_blk = np.empty(128)
+    y_blk = np.empty(128)
+    z_blk = np.empty(128)
+    # per bar: equity (finite and > 0, else ruin or an error: NumPy route), exposure
+    # np.where(equity > 0, |gross| / equity, 0) with equity > 0, the running peak, e / peak - 1,
+    # peak - e and the bars since the last bar at the peak
+    starts, ops = pairwise_plan_nb(big_n)
+    n_blocks = starts.shape[0] - 1
+    sums = np.empty((3, n_blocks))
     peak = equity[0]
     min_dd = 0.0
     max_abs = 0.0
     last_peak = 0
     longest = 0
-    for i in range(big_n):
-        e = equity[i]
-        if e > peak:
-            peak = e
-        dd = e / peak - 1.0
-        if i == 0 or dd < min_dd:
-            min_dd = dd
-        gap = peak - e
-        if i == 0 or gap > max_abs:
-            max_abs = gap
-        if e >= peak and i > last_peak:
-            last_peak = i
-        if i - last_peak > longest:
-            longest = i - last_peak
-        buf[i] = dd * dd
+    for j in range(n_blocks):
+        lo = starts[j]
+        m = starts[j + 1] - lo
+        for t in range(m):
+            i = lo + t
+            e = equity[i]
+            if not (np.isfinite(e) and e > 0.0):
+                return
+            x = np.abs(gross_value[i]) / e
+            if not np.isfinite(x):
+                return
+            x_blk[t] = x
+            if e > peak:
+                peak = e
+            dd = e / peak - 1.0
+            if i == 0 or dd < min_dd:
+                min_dd = dd
+            gap = peak - e
+            if i == 0 or gap > max_abs:
+                max_abs = gap
+            if e >= peak and i > last_peak:
+                last_peak = i
+            if i - last_peak > longest:
+                longest = i - last_peak
+            y_blk[t] = dd * dd
+        sums[0, j] = _block_sum_nb(equity, lo, m)
+        sums[1, j] = _block_sum_nb(x_blk, 0, m)
+        sums[2, j] = _block_sum_nb(y_blk, 0, m)
+    out[S_SUM_E] = pairwise_combine_nb(sums[0], ops)
+    out[S_SUM_X] = pairwise_combine_nb(sums[1], ops)
+    out[S_SUM_DD2] = pairwise_combine_nb(sums[2], ops)
     out[S_MIN_DD] = min_dd
     out[S_MAX_DD_ABS] = max_abs
     out[S_DURATION] = longest
-    out[S_SUM_DD2] = pairwise_sum_nb(buf, 0, big_n)
-    # returns and their sums (excess, downside, central moments)
+    # returns r and their sums: r, excess r - rf_bar, min(excess, 0) ** 2
     n = big_n - 1
     r = np.empty(n)
-    below2 = np.empty(n)
+    starts, ops = pairwise_plan_nb(n)
+    n_blocks = starts.shape[0] - 1
+    sums = np.empty((3, n_blocks))
     max_abs_r = 0.0
-    for i in range(n):
-        v = equity[i + 1] / equity[i] - 1.0
-        r[i] = v
-        if np.abs(v) > max_abs_r:
-            max_abs_r = np.abs(v)
-        x = v - rf_bar
-        buf[i] = x
-        below = min(x, 0.0)
-        below2[i] = below * below
+    for j in range(n_blocks):
+        lo = starts[j]
+        m = starts[j + 1] - lo
+        for t in range(m):  # no branch: the division vectorises
+            v = equity[lo + t + 1] / equity[lo + t] - 1.0
+            r[lo + t] = v
+            x = v - rf_bar
+            x_blk[t] = x
+            below = min(x, 0.0)
+            y_blk[t] = below * below
+        for t in range(m):
+            if np.abs(r[lo + t]) > max_abs_r:
+                max_abs_r = np.abs(r[lo + t])
+        sums[0, j] = _block_sum_nb(r, lo, m)
+        sums[1, j] = _block_sum_nb(x_blk, 0, m)
+        sums[2, j] = _block_sum_nb(y_blk, 0, m)
     out[S_MAX_ABS_R] = max_abs_r
-    sum_r = pairwise_sum_nb(r, 0, n)
+    sum_r = pairwise_combine_nb(sums[0], ops)
     out[S_SUM_R] = sum_r
-    out[S_SUM_EX] = pairwise_sum_nb(buf, 0, n)
-    out[S_SUM_BELOW2] = pairwise_sum_nb(below2, 0, n)
+    out[S_SUM_EX] = pairwise_combine_nb(sums[1], ops)
+    out[S_SUM_BELOW2] = pairwise_combine_nb(sums[2], ops)
+    # central moments: (r - mean) ** 2, ** 2 * (r - mean), ** 2 * ** 2 (same tree as r)
     mean = sum_r / n
-    d3 = below2  # reused
-    d4 = np.empty(n)
-    for i in range(n):
-        d = r[i] - mean
-        d2 = d * d
-        buf[i] = d2
-        d3[i] = d2 * d
-        d4[i] = d2 * d2
-    out[S_SUM_D2] = pairwise_sum_nb(buf, 0, n)
-    out[S_SUM_D3] = pairwise_sum_nb(d3, 0, n)
-    out[S_SUM_D4] = pairwise_sum_nb(d4, 0, n)
+    for j in range(n_blocks):
+        lo = starts[j]
+        m = starts[j + 1] - lo
+        for t in range(m):
+            d = r[lo + t] - mean
+            d2 = d * d
+            x_blk[t] = d2
+            y_blk[t] = d2 * d
+            z_blk[t] = d2 * d2
+        sums[0, j] = _block_sum_nb(x_blk, 0, m)
+        sums[1, j] = _block_sum_nb(y_blk, 0, m)
+        sums[2, j] = _block_sum_nb(z_blk, 0, m)
+    out[S_SUM_D2] = pairwise_combine_nb(sums[0], ops)
+    out[S_SUM_D3] = pairwise_combine_nb(sums[1], ops)
+    out[S_SUM_D4] = pairwise_combine_nb(sums[2], ops)
     # tail quantiles (exact order statistics) and the mean of the left tail
+    buf = np.empty(n)
     lo_a, lo_b, hi_a, hi_b = _order_stats_nb(
         r,
         int(quantile_index[0]),
@@ -364,7 +442,7 @@ def curve_stats_nb(equity, gross_value, fill_qty, fill_price, rf_bar, quantile_i
         int(quantile_index[3]),
         int(quantile_index[4]),
         buf,
-        d4,
+        np.empty(n),
     )
     q_low = _lerp_nb(lo_a, lo_b, quantile_index[2])
     out[S_Q_LOW] = q_low

@@ -57,8 +57,9 @@ def _check_distance(name: str, value: Distance) -> None:
         if value.ndim != 1:
             msg = f"ExitRules.{name} must be a scalar or a 1-D array (one value per bar)"
             raise ConfigError(msg)
+        # not NaN and not in (0, inf): at or below zero, or +inf (NaN compares false)
         with np.errstate(invalid="ignore"):
-            bad = ~np.isnan(value) & ~((value > 0.0) & np.isfinite(value))
+            bad = (value <= 0.0) | (value == np.inf)
         if bad.any():
             at = int(np.flatnonzero(bad)[0])
             msg = (f"ExitRules.{name}[{at}] = {value[at]!r}; distances are positive prices "

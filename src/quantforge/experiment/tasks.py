@@ -214,7 +214,10 @@ def simulate_metrics(
     market = markets.get(period)
     if market is None:
         market = markets[period] = config.market(frame)
-    return plan.metrics(market, backtest)
+    # plan.metrics(market, backtest), with the exits merged once
+    return config.run_signals_metrics(
+        market, plan.entries, plan.exits, plan.short_entries, plan.short_exits
+    )
 
 
 def plain_metrics(metrics: Mapping[str, Any]) -> dict[str, float | int | None]:

@@ -79,10 +79,10 @@ class Param:
         Integers are accepted for float parameters; a float with an integral value (``20.0``)
         is accepted for an int parameter; bools are never numbers.
         """
-        bad = f"parameter {self.name!r} = {value!r} is invalid; allowed: {self.allowed}"
+        # the message is built only on failure: sweeps validate every value of every run
         if self.kind is bool:
             if not isinstance(value, bool):
-                raise ConfigError(bad)
+                raise ConfigError(self._invalid(value))
             return value
         if self.kind is str:
             if not isinstance(value, str) or (
@@ -92,25 +92,28 @@ class Param:
                 if isinstance(value, str) and self.choices is not None:
                     close = difflib.get_close_matches(value, self.choices, n=1)
                     hint = f" — did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(bad + hint)
+                raise ConfigError(self._invalid(value) + hint)
             return value
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(bad)
+            raise ConfigError(self._invalid(value))
         if self.kind is int:
             if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
-                raise ConfigError(bad)
+                raise ConfigError(self._invalid(value))
             number: int | float = int(value)
         else:
             number = float(value)
             if not math.isfinite(number):
-                raise ConfigError(bad)
+                raise ConfigError(self._invalid(value))
         if self.minimum is not None and (
             number <= self.minimum if self.exclusive_minimum else number < self.minimum
         ):
-            raise ConfigError(bad)
+            raise ConfigError(self._invalid(value))
         if self.maximum is not None and number > self.maximum:
-            raise ConfigError(bad)
+            raise ConfigError(self._invalid(value))
         return number
+
+    def _invalid(self, value: object) -> str:
+        return f"parameter {self.name!r} = {value!r} is invalid; allowed: {self.allowed}"
 
 
 def _fmt(x: float) -> str:
