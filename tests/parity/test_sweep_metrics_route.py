@@ -345,6 +345,28 @@ def test_pairwise_sum_is_numpys_sum(n: int, seed: int, lo: int) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
+    a=st.lists(
+        st.sampled_from([-0.0, 0.0, -0.0, 1e-300, -1e300, 1e300, 0.1, -0.3, 2.5e-8]),
+        max_size=400,
+    ),
+    lo=st.integers(min_value=0, max_value=9),
+)
+def test_pairwise_sum_signed_zeros_and_cancellation(a: list[float], lo: int) -> None:
+    # sums of negative zeros (NumPy gives +0.0: it starts from the identity 0.0), huge values
+    # cancelling inside and across the 128-value leaf blocks, every length around 8 and 128
+    x = np.asarray(a, dtype=np.float64)
+    start = min(lo, x.shape[0])
+    got = km.pairwise_sum_nb(x, start, x.shape[0] - start)
+    want = np.sum(x[start:])
+    if math.isnan(want):  # +1e300 overflowing to inf and -inf meeting: same order, same NaN
+        assert math.isnan(got)
+        return
+    assert got == want
+    assert math.copysign(1.0, got) == math.copysign(1.0, want)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
     n=st.integers(min_value=1, max_value=5_000),
     seed=st.integers(min_value=0, max_value=2**32 - 1),
     kind=st.sampled_from(["continuous", "ties", "mostly_zero"]),
