@@ -2,9 +2,10 @@
 
 Each case runs in a fresh subprocess (so peak RSS is per case) and goes through the whole
 runner: fingerprint, grid, run keys, executor, SQLite store, summary.csv, one JSON per run,
-artifacts for the top 10. Cases: the local pool at several N (time, throughput, peak RSS of the
-parent — memory must stay flat as N grows), Ray vs the local pool at the same N, and a per-run
-profile of where the time goes inside one combination.
+artifacts for the top 10, and (unless --no-plots) the HTML report and PNGs of the top 5 — what
+`quantforge run` does with an experiment file's defaults. Cases: the local pool at several N
+(time, throughput, peak RSS of the parent — memory must stay flat as N grows), Ray vs the local
+pool at the same N, and a per-run profile of where the time goes inside one combination.
 
 Run:
     .venv/bin/python bench/bench_sweep.py                     # default cases (100, 1000; ray 100)
@@ -96,7 +97,10 @@ def config(strategy: str, n: int, folder: Path, kind: str) -> Any:
                 "fees": {"maker": 0.001, "taker": 0.001},
                 "slippage": {"model": "fixed_bps", "params": {"bps": 1.0}},
             },
-            "outputs": {"results_dir": str(folder), "plots_top_n": 0},
+            "outputs": {
+                "results_dir": str(folder),
+                "plots_top_n": int(os.environ.get("QF_BENCH_PLOTS", "5")),
+            },
             "executor": {"kind": kind},
         }
     ), frame
@@ -331,7 +335,15 @@ def main() -> None:
         "scans the deleted inodes (seconds per 10,000 files): compare code changes on tmpfs "
         "(/dev/shm), quote figures on disk after a quiet spell",
     )
+    parser.add_argument(
+        "--no-plots",
+        action="store_true",
+        help="skip the report and PNGs of the top runs (default: 5, as an experiment file's "
+        "outputs.plots_top_n)",
+    )
     args = parser.parse_args()
+    if args.no_plots:
+        os.environ["QF_BENCH_PLOTS"] = "0"  # the case subprocesses inherit it
     if args.results_dir:
         os.environ["QF_BENCH_RESULTS"] = args.results_dir  # the case subprocesses inherit it
     if args.case:
@@ -372,10 +384,10 @@ def main() -> None:
         f"{p['run_ms_indicators_cold']} ms cold; sweep route (metrics only, cached): "
         f"{p['run_ms_metrics_only']} ms"
     )
-    head = ("executor", "n", "wall_s", "sweep_s", "artifacts_s", "outputs_s", "runs_per_s",
-            "mean_run_ms", "cpu_parent_s", "parent_us_per_run", "cpu_workers_s", "load_1min",
-            "peak_rss_parent_mb",
-            "peak_rss_child_mb", "init_s", "ray_vs_local")  # fmt: skip
+    head = ("executor", "n", "wall_s", "sweep_s", "artifacts_s", "outputs_s", "plots_s",
+            "runs_per_s", "mean_run_ms", "cpu_parent_s", "parent_us_per_run", "cpu_workers_s",
+            "load_1min", "peak_rss_parent_mb", "peak_rss_child_mb", "init_s",
+            "ray_vs_local")  # fmt: skip
     print(" | ".join(f"{h:>12}" for h in head))
     for c in results["cases"]:
         print(" | ".join(f"{c.get(h, '-')!s:>12}" for h in head))
