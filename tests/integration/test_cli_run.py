@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -134,3 +137,26 @@ def test_errors_become_messages_and_exit_codes(tmp_path: Path) -> None:
     assert "missing key 'end'" in str(result.exception)
     result = CliRunner().invoke(app, ["results", "show", "999", "--store", store])
     assert "no run with id 999" in str(result.exception)
+
+
+def test_an_unwritable_results_folder_is_a_message_not_a_traceback(
+    experiment_file: Path, tmp_path: Path
+) -> None:
+    # results_dir below a regular file: creating it fails with NotADirectoryError (an OSError),
+    # whoever runs the test (root ignores permission bits, not this)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    document = yaml.safe_load(experiment_file.read_text())
+    document["outputs"]["results_dir"] = str(blocker / "results")
+    bad = tmp_path / "bad-results.yaml"
+    bad.write_text(yaml.safe_dump(document))
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    done = subprocess.run(
+        [sys.executable, "-c", "from quantforge.cli import main; main()", "run", str(bad),
+         "--store", store, "--workers", "1"],
+        capture_output=True, text=True, check=False, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "error: Not a directory" in done.stderr
+    assert str(blocker) in done.stderr

@@ -48,6 +48,17 @@ def main() -> None:
             raise
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a folder that cannot be created or written, a full disk
+        if debug:
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        err_console.print(
+            f"[bold red]error:[/] {escape(exc.strerror or str(exc))}{escape(where)}; check that "
+            "the path is a folder you can write to and that the disk has room "
+            "(--debug shows the traceback)",
+            highlight=False,
+        )
+        sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
         sys.exit(130)
