@@ -821,6 +821,8 @@ class ResultStore:
             Only this strategy's runs.
         """
         query = self._select_runs(experiment_id, order_by, descending, limit, status, strategy)
+        # only the table's columns: decoding every run's metrics JSON took half the time
+        query = query.with_only_columns(*(runs.c[name] for name in _BASE_SCHEMA))
         with self.engine.connect() as connection:
             rows = [dict(r) for r in connection.execute(query).mappings()]
         return _frame(rows)
