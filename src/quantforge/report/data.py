@@ -7,6 +7,7 @@ buy-and-hold line), the run's parameters and the experiment's configuration and 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Mapping
@@ -25,7 +26,13 @@ from quantforge.store import ResultStore
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RunView", "load_bars_for_run", "run_view_from_result", "run_view_from_store"]
+__all__ = [
+    "RunView",
+    "load_bars_for_run",
+    "run_view_from_result",
+    "run_view_from_store",
+    "thin_indices",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,3 +306,26 @@ def run_view_from_store(
         fingerprint=fingerprint,
         calendar=calendar,
     )
+
+
+def thin_indices(y: FloatArray, max_points: int) -> IntArray:
+    """Return indices that keep the first, last, min and max of each bucket, sorted.
+
+    ``max_points // 4`` equal buckets of consecutive points; all indices when ``y`` has at most
+    ``max_points`` values. Drawn at a resolution of one bucket per pixel column or finer, the
+    kept points trace the same line as all of them (the envelope of every column is kept).
+    NaNs never win a bucket's min or max.
+    """
+    n = y.size
+    if n <= max_points:
+        return np.arange(n)
+    buckets = max(1, max_points // 4)
+    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
+    keep = [edges[:-1], edges[1:] - 1]
+    starts = edges[:-1]
+    safe = np.where(np.isnan(y), np.nanmean(y) if np.isfinite(y).any() else 0.0, y)
+    pairs = list(itertools.pairwise(edges.tolist()))
+    keep.append(starts + np.array([np.argmin(safe[a:b]) for a, b in pairs]))
+    keep.append(starts + np.array([np.argmax(safe[a:b]) for a, b in pairs]))
+    out: IntArray = np.unique(np.concatenate(keep))
+    return out

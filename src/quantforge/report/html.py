@@ -13,7 +13,6 @@ high, lowest low, close of the last).
 from __future__ import annotations
 
 import html
-import itertools
 import json
 import logging
 import math
@@ -41,7 +40,7 @@ from quantforge.engine.metrics import (
     rolling_sharpe,
 )
 from quantforge.errors import ConfigError
-from quantforge.report.data import RunView
+from quantforge.report.data import RunView, thin_indices
 from quantforge.report.sweep import (
     ParamHeatmap,
     Sensitivity,
@@ -188,23 +187,6 @@ def _metric_rows(metrics: Mapping[str, float | int | None]) -> list[list[str]]:
 # -- thinning --------------------------------------------------------------------------------
 
 
-def _thin_indices(y: FloatArray, max_points: int) -> IntArray:
-    """Indices keeping first/last/min/max of each bucket, sorted (all indices if short)."""
-    n = y.size
-    if n <= max_points:
-        return np.arange(n)
-    buckets = max(1, max_points // 4)
-    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
-    keep = [edges[:-1], edges[1:] - 1]
-    starts = edges[:-1]
-    safe = np.where(np.isnan(y), np.nanmean(y) if np.isfinite(y).any() else 0.0, y)
-    pairs = list(itertools.pairwise(edges.tolist()))
-    keep.append(starts + np.array([np.argmin(safe[a:b]) for a, b in pairs]))
-    keep.append(starts + np.array([np.argmax(safe[a:b]) for a, b in pairs]))
-    out: IntArray = np.unique(np.concatenate(keep))
-    return out
-
-
 def _merge_candles(bars: pl.DataFrame, max_candles: int) -> tuple[pl.DataFrame, int]:
     n = bars.height
     k = max(1, math.ceil(n / max_candles))
@@ -237,7 +219,7 @@ def _dates(ms: IntArray) -> list[str]:
 def _equity_figure(run: RunView, max_points: int) -> go.Figure:
     equity = run.equity_values
     bench = run.buy_and_hold()
-    idx = _thin_indices(equity, max_points)
+    idx = thin_indices(equity, max_points)
     x = _dates(run.time_ms[idx])
     fig = go.Figure()
     fig.add_trace(
@@ -270,7 +252,7 @@ def _equity_figure(run: RunView, max_points: int) -> go.Figure:
 
 def _drawdown_figure(run: RunView, max_points: int) -> go.Figure:
     dd = drawdown_series(run.equity_values) * 100.0
-    idx = _thin_indices(dd, max_points)
+    idx = thin_indices(dd, max_points)
     fig = go.Figure(
         go.Scatter(
             x=_dates(run.time_ms[idx]),
@@ -345,7 +327,7 @@ def _rolling_figure(run: RunView, max_points: int) -> go.Figure | None:
     if ok.size == 0:
         return None
     t, sharpe, vol = t[ok], sharpe[ok], vol[ok]
-    idx = _thin_indices(np.nan_to_num(sharpe), max_points)
+    idx = thin_indices(np.nan_to_num(sharpe), max_points)
     x = _dates(t[idx])
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=x, y=sharpe[idx], name="rolling Sharpe", line={"color": _BLUE}))
@@ -658,7 +640,7 @@ def write_comparison_html(
     drawdown = go.Figure()
     for run, colour in ((a, _GREY), (b, _BLUE)):
         e = run.equity_values
-        idx = _thin_indices(e, max_points)
+        idx = thin_indices(e, max_points)
         x = _dates(run.time_ms[idx])
         growth.add_trace(
             go.Scatter(x=x, y=(e / e[0])[idx], name=run.title, line={"color": colour, "width": 1.6})
@@ -918,7 +900,7 @@ def write_sweep_html(
         fig = go.Figure()
         for run in top_equity:
             e = run.equity_values
-            idx = _thin_indices(e, max_points)
+            idx = thin_indices(e, max_points)
             fig.add_trace(go.Scatter(x=_dates(run.time_ms[idx]), y=(e / e[0])[idx], name=run.title))
         fig.update_layout(title={"text": "Top runs: growth of 1", "x": 0})
         sections.append(_section("Equity of the top runs", _chart(fig, "chart-top-equity", 440)))

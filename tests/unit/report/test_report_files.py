@@ -13,21 +13,26 @@ from PIL import Image
 from plotly.offline import get_plotlyjs
 from tests.unit.report.report_data import build_store, ma_cross, synthetic_bars
 
-from quantforge.report.data import RunView, run_view_from_result, run_view_from_store
-from quantforge.report.html import _merge_candles, _thin_indices, write_tearsheet_html
+from quantforge.report.data import (
+    RunView,
+    run_view_from_result,
+    run_view_from_store,
+    thin_indices,
+)
+from quantforge.report.html import _merge_candles, write_tearsheet_html
 from quantforge.report.plots import plot_drawdown, plot_equity
 
 
 def test_thinning_keeps_extremes(rng: np.random.Generator) -> None:
     y = np.cumsum(rng.normal(size=50_000))
-    idx = _thin_indices(y, 1000)
+    idx = thin_indices(y, 1000)
     assert idx.size <= 1000
     assert np.all(np.diff(idx) > 0)
     assert idx[0] == 0
     assert idx[-1] == y.size - 1
     assert int(np.argmax(y)) in idx
     assert int(np.argmin(y)) in idx
-    assert _thin_indices(y[:10], 1000).tolist() == list(range(10))
+    assert thin_indices(y[:10], 1000).tolist() == list(range(10))
 
 
 def test_merged_candles_keep_range() -> None:
@@ -122,3 +127,20 @@ def test_page_without_trades_or_bars(tmp_path: Path) -> None:
     assert 'id="chart-price"' not in page
     assert "no price chart" in page
     assert "∞" in page  # profit factor without losses
+
+
+@pytest.mark.parametrize("plot", [plot_equity, plot_drawdown])
+def test_thinned_png_draws_the_same_picture(tmp_path: Path, plot: object) -> None:
+    # 20,000 points on a 600 px image: thinned to <= 4 per pixel column, the picture must match
+    # the one drawn from every point (antialiased edges may differ by a few grey levels)
+    bars = synthetic_bars(20_000, seed=11)
+    view = run_view_from_result(ma_cross(bars, 5, 30), title="thin", bars=bars)
+    images = []
+    for thin in (True, False):
+        path = plot(view, tmp_path / f"{thin}.png", size_px=(600, 300), thin=thin)  # type: ignore[operator]
+        with Image.open(path) as image:
+            images.append(np.asarray(image.convert("L"), dtype=float))
+    thinned, full = images
+    assert (thinned < 200).mean() > 0.01  # something is drawn
+    differ = np.abs(thinned - full) > 64
+    assert differ.mean() < 0.005, f"{differ.sum()} pixels differ"
