@@ -224,6 +224,9 @@ def plain_metrics(metrics: Mapping[str, Any]) -> dict[str, float | int | None]:
     """Return metrics as plain Python numbers (NumPy scalars unwrapped, NaN/inf kept)."""
     out: dict[str, float | int | None] = {}
     for name, value in metrics.items():
+        if type(value) is float:  # what the engine's metrics are: nothing to convert
+            out[name] = value
+            continue
         if value is None:
             out[name] = None
             continue
