@@ -13,7 +13,6 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from numba import config as numba_config
 
 from quantforge._typing import FloatArray, IntArray
 from quantforge.data.schema import BAR_TIME, BAR_TIME_DTYPE, REQUIRED_BAR_COLUMNS
@@ -32,8 +31,9 @@ SameBar = Literal["adverse", "favorable", "open_distance"]
 # structured arrays (Numba types a record array and a structured array alike); run as Python
 # (NUMBA_DISABLE_JIT=1) they need record arrays, whose elements are np.record views. Plain arrays
 # are used whenever the kernels are compiled: a record array's view and attribute hooks run in
-# Python (~8 us per view, and again when Numba types each kernel call's arguments).
-_RECORD_ARRAYS: bool = bool(numba_config.DISABLE_JIT)
+# Python (~8 us per view, and again when Numba types each kernel call's arguments). A compiled
+# kernel is a Numba dispatcher, which keeps the Python function as ``py_func``.
+_RECORD_ARRAYS: bool = not hasattr(loops.simulate_signals_nb, "py_func")
 
 _RULES: dict[str, int] = {
     "adverse": int(SameBarRule.ADVERSE),
