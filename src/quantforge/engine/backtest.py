@@ -211,9 +211,9 @@ class Backtest:
         # room for the orders, fills and trades the signals can make, so the loop rarely stops
         # to grow them: an entry spawns at most a close (when it reverses), its order and three
         # attached exits, an exit at most a close (most exit signals find no position)
-        entries = int(np.count_nonzero(le) + np.count_nonzero(se))
-        exits = int(np.count_nonzero(lx) + np.count_nonzero(sx))
-        state = SimState(n, self.cash, capacity=_capacity(5 * entries + exits))
+        n_entries = int(np.count_nonzero(le) + np.count_nonzero(se))
+        n_exits = int(np.count_nonzero(lx) + np.count_nonzero(sx))
+        state = SimState(n, self.cash, capacity=_capacity(5 * n_entries + n_exits))
         params = self.params()
         start = 0
         while start < n:
