@@ -209,10 +209,11 @@ class Backtest:
         sl_pct, tp_pct, trail_kind, trail_value, timeout = self.exit_rules.lower()
         sl_dist, tp_dist = self.exit_rules.distances(n)
         # room for the orders, fills and trades the signals can make, so the loop rarely stops
-        # to grow them: an entry spawns at most its order and three attached exits
-        signals = int(np.count_nonzero(le) + np.count_nonzero(se))
-        signals += int(np.count_nonzero(lx) + np.count_nonzero(sx))
-        state = SimState(n, self.cash, capacity=_capacity(4 * signals))
+        # to grow them: an entry spawns at most a close (when it reverses), its order and three
+        # attached exits, an exit at most a close (most exit signals find no position)
+        n_entries = int(np.count_nonzero(le) + np.count_nonzero(se))
+        n_exits = int(np.count_nonzero(lx) + np.count_nonzero(sx))
+        state = SimState(n, self.cash, capacity=_capacity(5 * n_entries + n_exits))
         params = self.params()
         start = 0
         while start < n:

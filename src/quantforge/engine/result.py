@@ -234,8 +234,8 @@ def kernel_metrics(
     """
     n = market.n
     k.close_open_trade_nb(state.trades, state.fs, state.ist, n - 1, market.close[n - 1])
-    # plain structured views: slicing and field access on a record array go through
-    # Python-level hooks (~10 us a run)
+    # plain structured views (the state holds record arrays under NUMBA_DISABLE_JIT): slicing
+    # and field access on a record array go through Python-level hooks (~10 us a run)
     tr = state.trades.view(np.ndarray)[: state.ist[k.I_NTRADE]]
     fl = state.fills.view(np.ndarray)[: state.ist[k.I_NFILL]]
     pos_value, eq = _equity_arrays(state, market)

@@ -27,6 +27,14 @@ from quantforge.errors import ConfigError, DataValidationError
 
 SameBar = Literal["adverse", "favorable", "open_distance"]
 
+# The kernels access record fields by attribute (``orders[i].status``). Compiled, they take plain
+# structured arrays (Numba types a record array and a structured array alike); run as Python
+# (NUMBA_DISABLE_JIT=1) they need record arrays, whose elements are np.record views. Plain arrays
+# are used whenever the kernels are compiled: a record array's view and attribute hooks run in
+# Python (~8 us per view, and again when Numba types each kernel call's arguments). A compiled
+# kernel is a Numba dispatcher, which keeps the Python function as ``py_func``.
+_RECORD_ARRAYS: bool = not hasattr(loops.simulate_signals_nb, "py_func")
+
 _RULES: dict[str, int] = {
     "adverse": int(SameBarRule.ADVERSE),
     "favorable": int(SameBarRule.FAVORABLE),
@@ -176,12 +184,11 @@ class SimState:
         if not (np.isfinite(cash) and cash > 0.0):
             msg = f"cash must be a positive amount, got {cash!r}"
             raise ConfigError(msg)
-        # record arrays: element access yields np.record views, so the kernels also run as plain
-        # Python (NUMBA_DISABLE_JIT=1, `.py_func`) with the same attribute syntax
-        self.orders = np.zeros(capacity, dtype=ORDER_DTYPE).view(np.recarray)
+        # structured arrays, record arrays when the kernels run as Python (see _RECORD_ARRAYS)
+        self.orders = _records(capacity, ORDER_DTYPE)
         self.active = np.zeros(capacity, dtype=np.int64)
-        self.fills = np.zeros(capacity, dtype=FILL_DTYPE).view(np.recarray)
-        self.trades = np.zeros(capacity, dtype=TRADE_DTYPE).view(np.recarray)
+        self.fills = _records(capacity, FILL_DTYPE)
+        self.trades = _records(capacity, TRADE_DTYPE)
         self.fs = np.zeros(k.N_FSTATE)
         self.fs[k.F_CASH] = cash
         self.fs[k.F_PEAK] = cash
@@ -199,6 +206,11 @@ class SimState:
         self.active = _doubled(self.active)
         self.fills = _doubled(self.fills)
         self.trades = _doubled(self.trades)
+
+
+def _records(capacity: int, dtype: np.dtype[Any]) -> Any:
+    out = np.zeros(capacity, dtype=dtype)
+    return out.view(np.recarray) if _RECORD_ARRAYS else out
 
 
 def _doubled(a: Any) -> Any:
