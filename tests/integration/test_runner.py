@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 
 from quantforge.data.catalog import Catalog
 from quantforge.executors import LocalExecutor, RayExecutor
+from quantforge.experiment import outputs
 from quantforge.experiment.config import ExperimentConfig, parse_experiment
 from quantforge.experiment.keys import code_version, data_fingerprint
 from quantforge.experiment.outputs import RunFileWriter
@@ -246,6 +248,35 @@ def test_interrupted_sweep_keeps_finished_runs_and_resumes(
         assert store.runs(experiment_id, status="all").height == 14
         assert outcome.output_dir == out_dir
         assert run_files_match_store(store, experiment_id, out_dir, tmp_path / "after")
+
+
+def test_an_interrupt_after_the_last_result_still_finishes_every_run_file(
+    catalog: str, tmp_path: Path, executor: LocalExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C in the final progress report, after every run was stored: the files written during
+    # the sweep must be complete when run_experiment raises (they were once left in flight).
+    # Slow file writes make files still in flight certain, not a matter of luck.
+    write = outputs._write_bytes
+
+    def slow_write(path: Path, data: bytes) -> None:
+        time.sleep(0.05)
+        write(path, data)
+
+    monkeypatch.setattr(outputs, "_write_bytes", slow_write)
+    cfg = config(catalog, tmp_path / "results", fast=[5, 8, 10, 12, 15, 20])
+
+    def interrupt_at_the_end(p: SweepProgress) -> None:
+        if p.done == p.total:
+            raise KeyboardInterrupt
+
+    with ResultStore.open(cfg.store_url()) as store:
+        with pytest.raises(KeyboardInterrupt):
+            run_experiment(cfg, store=store, executor=executor, progress=interrupt_at_the_end)
+        out_dir = tmp_path / "results" / cfg.name
+        assert len(list((out_dir / "runs").glob("run-*.json"))) == 14  # at once, not later
+        (experiment_id,) = store.experiments()["id"].to_list()
+        assert store.runs(experiment_id, status="all").height == 14
+        assert run_files_match_store(store, experiment_id, out_dir, tmp_path / "reference")
 
 
 def test_failing_combinations_are_recorded_and_the_sweep_goes_on(

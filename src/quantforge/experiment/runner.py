@@ -604,14 +604,13 @@ def run_experiment(
             if not swept and files is not None:
                 with files:  # interrupted: finish the files of the runs stored so far
                     pass
-    report(final=True)
     ran = counters.done + counters.lost
-    timings["sweep"] = time.perf_counter() - phase
-    phase = time.perf_counter()
-
     notes: list[str] = []
     top = config.ranking.top_n
-    try:
+    try:  # from here on, whatever raises (the progress callback too) waits for the run files
+        report(final=True)
+        timings["sweep"] = time.perf_counter() - phase
+        phase = time.perf_counter()
         artifact_runs = _store_best_artifacts(
             store, experiment_id, config, frames, columns, metric, descending, top
         )
