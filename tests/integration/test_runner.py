@@ -105,7 +105,8 @@ def _same(a: object, b: object) -> bool:
 def run_files_match_store(
     store: ResultStore, experiment_id: int, out_dir: Path, scratch: Path
 ) -> bool:
-    """Whether ``out_dir/runs`` holds one file per stored run, byte for byte what the store says.
+    """Whether ``out_dir/runs`` holds one file per stored run, byte for byte what the store says,
+    and nothing else.
 
     The reference files are written from `ResultStore.iter_runs` into ``scratch``.
     """
@@ -114,7 +115,8 @@ def run_files_match_store(
             reference.write(run)
     got = {p.name: p.read_bytes() for p in (out_dir / "runs").glob("run-*.json")}
     want = {p.name: p.read_bytes() for p in scratch.glob("run-*.json")}
-    return got == want
+    leftovers = [p.name for p in (out_dir / "runs").iterdir() if p.name not in got]
+    return got == want and not leftovers  # no temporary file left behind either
 
 
 def test_sweep_stores_every_combination_ranks_them_and_keeps_provenance(

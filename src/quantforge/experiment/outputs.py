@@ -113,7 +113,7 @@ def json_value(value: Any) -> Any:
 
 
 class IdSet:
-    """A set of non-negative-ish integer ids stored as a bitmap: one bit per id in the range seen.
+    """A set of integer ids stored as a bitmap: one bit per id in the range seen.
 
     Run ids are database autoincrement keys, dense within an experiment, so this stays ~8,000
     times smaller than a Python ``set`` of the same ids (1.25 kB per 10,000 runs).
@@ -192,10 +192,6 @@ class RunFileWriter:
         finally:
             self._pool.shutdown(wait=True)
 
-    def written(self, run_id: int) -> bool:
-        """Return whether this writer has written (or queued) the file of run ``run_id``."""
-        return run_id in self._written
-
     def write_missing(self, run: StoredRun) -> None:
         """Queue the file of ``run`` unless this writer already wrote it."""
         if run.id not in self._written:
@@ -214,15 +210,22 @@ class RunFileWriter:
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    # os.open/os.write: three system calls a file; open() adds fstat, ioctl and lseek, and file
-    # creation is kernel time that dominates writing 10,000 small files
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    # Written under a temporary name and renamed: a run file is never seen half-written (a
+    # killed sweep leaves at most a stray temp file). os.open/os.write: three system calls a
+    # file; open() adds fstat, ioctl and lseek, and creating 10,000 small files is kernel time.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _run_file_bytes(run: StoredRun, provenance: Mapping[str, Any]) -> bytes:
