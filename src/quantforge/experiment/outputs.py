@@ -158,7 +158,8 @@ class RunFileWriter:
     Each file is the run's fields and the provenance block (the whole config), encoded by
     orjson (`quantforge._json`) and indented.
     Files are written by a few threads (creating 10,000 files is system-call bound), with at most
-    _WRITE_AHEAD encoded but unwritten; leaving the ``with`` block waits for all of them.
+    _WRITE_AHEAD encoded but unwritten; `close` (or leaving the ``with`` block) waits for all of
+    them.
     """
 
     def __init__(self, store: ResultStore, experiment_id: int, folder: Path, prefix: str) -> None:
@@ -186,9 +187,13 @@ class RunFileWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Wait for every queued file (raising the first write error) and stop the threads."""
         try:
-            for future in self._pending:
-                future.result()
+            while self._pending:
+                self._pending.popleft().result()
         finally:
             self._pool.shutdown(wait=True)
 

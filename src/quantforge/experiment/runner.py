@@ -573,41 +573,36 @@ def run_experiment(
         max(0, total - len(done)),
     )
     results = executor.map(run_task, tasks, shared=payload)
-    swept = False
+    # whatever raises from here on (Ctrl-C, the progress callback) waits for the run files in
+    # flight, so every stored run's file is complete when run_experiment returns or raises
     try:
-        for result in results:
-            for record in rejected:
+        try:
+            for result in results:
+                for record in rejected:
+                    buffer.append(record)
+                    note(record, None)
+                rejected.clear()
+                stored = _record(result)
+                if stored is None:
+                    counters.lost += 1
+                else:
+                    buffer.append(stored)
+                    note(stored, result.task)
+                if len(buffer) >= _FLUSH_ROWS or time.monotonic() - last_flush >= _FLUSH_SECONDS:
+                    flush()
+                report()
+            for record in rejected:  # combinations rejected after the last task was handed out
                 buffer.append(record)
                 note(record, None)
             rejected.clear()
-            stored = _record(result)
-            if stored is None:
-                counters.lost += 1
-            else:
-                buffer.append(stored)
-                note(stored, result.task)
-            if len(buffer) >= _FLUSH_ROWS or time.monotonic() - last_flush >= _FLUSH_SECONDS:
-                flush()
-            report()
-        for record in rejected:  # combinations rejected after the last task was handed out
-            buffer.append(record)
-            note(record, None)
-        rejected.clear()
-        swept = True
-    finally:
-        close = getattr(results, "close", None)
-        if close is not None:
-            close()  # stop the workers now (Ctrl-C), not when the generator is collected
-        try:
-            flush()  # on Ctrl-C too: whatever arrived is kept, so a re-run resumes
         finally:
-            if not swept and files is not None:
-                with files:  # interrupted: finish the files of the runs stored so far
-                    pass
-    ran = counters.done + counters.lost
-    notes: list[str] = []
-    top = config.ranking.top_n
-    try:  # from here on, whatever raises (the progress callback too) waits for the run files
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()  # stop the workers now (Ctrl-C), not when the generator is collected
+            flush()  # on Ctrl-C too: whatever arrived is kept, so a re-run resumes
+        ran = counters.done + counters.lost
+        notes: list[str] = []
+        top = config.ranking.top_n
         report(final=True)
         timings["sweep"] = time.perf_counter() - phase
         phase = time.perf_counter()
@@ -628,8 +623,7 @@ def run_experiment(
         )
     finally:
         if files is not None:
-            with files:  # wait for every queued file
-                pass
+            files.close()
     run_files = files.count if files is not None else 0
     timings["outputs"] = time.perf_counter() - phase
     phase = time.perf_counter()

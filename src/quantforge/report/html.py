@@ -184,7 +184,7 @@ def _metric_rows(metrics: Mapping[str, float | int | None]) -> list[list[str]]:
     return [[_label(n), format_metric(n, metrics[n]), n] for n in ordered]
 
 
-# -- thinning --------------------------------------------------------------------------------
+# -- series shaping (line thinning: report.data.thin_indices) ---------------------------------
 
 
 def _merge_candles(bars: pl.DataFrame, max_candles: int) -> tuple[pl.DataFrame, int]:

@@ -7,8 +7,9 @@ touches pyplot's global state.
 
 Series longer than four points per pixel column of the image are thinned first
 (`report.data.thin_indices`: first, last, min and max of each column's bucket), which draws the
-same line: a year of 15m bars (35,040 points) at 1,200 px wide goes from ~0.15 s to ~0.06 s a
-PNG. ``thin=False`` draws every point.
+same line: for a year of 15m bars (35,040 points) at 1,200 px wide, the pair of PNGs takes ~14 %
+less time (0.31 s -> 0.26 s; text layout and PNG encoding are most of the rest). ``thin=False``
+draws every point.
 """
 
 from __future__ import annotations
